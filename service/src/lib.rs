@@ -1,0 +1,25 @@
+//! The ringtrack node service and the library behind the `ringtrack` CLI.
+//!
+//! - [`server`]: the service process: node lock, control socket, one drain
+//!   per live run, clean shutdown;
+//! - [`drain`]: moving one run's records from its ring into segments;
+//! - [`segment`]: the segment file format, writer (with recovery) and
+//!   reader;
+//! - [`event`], [`history`], [`export`]: what segments hold, rebuilt into a
+//!   run's history and written out exactly;
+//! - [`runs`]: finding runs on disk for the CLI;
+//! - [`state`], [`registry`]: the small files that say how a run stands
+//!   and which runs the service is draining.
+
+pub mod daemon;
+pub mod drain;
+pub mod event;
+pub mod export;
+pub mod history;
+pub mod logging;
+pub mod registry;
+pub mod runs;
+pub mod segment;
+pub mod server;
+pub mod state;
+pub mod verify;
