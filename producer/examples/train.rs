@@ -81,7 +81,7 @@ fn fit(path: &Path, epochs: u64, data: Vec<Sample>) -> Result<(), ringtrack::Err
         .config("optimizer", "full_batch_gd")
         .config("lr", LR)
         .config("epochs", epochs)
-        .config("dataset", file_name(&path))
+        .config("dataset", file_name(path))
         .config("val_every", VAL_EVERY as u64)
         .config("train_rows", train.len() as u64)
         .config("val_rows", val.len() as u64);

@@ -1,6 +1,7 @@
 //! The service's log: `tracing` events to stderr and to `service.log` in
 //! the service directory, one event a line with its fields.
 
+use std::io::IsTerminal;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::Mutex;
@@ -26,7 +27,11 @@ pub fn init_service(dir: &Path) -> anyhow::Result<()> {
         .unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::registry()
         .with(filter)
-        .with(fmt::layer().with_writer(std::io::stderr))
+        .with(
+            fmt::layer()
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_writer(std::io::stderr),
+        )
         .with(fmt::layer().with_ansi(false).with_writer(Mutex::new(file)))
         .try_init()
         .map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))

@@ -1,1 +1,13 @@
-//! placeholder
+//! Shared pieces of the integration tests: a sandbox of directories, the
+//! real service started as its own process, the CLI run as a command, and
+//! readers for what `ringtrack export` prints.
+//!
+//! The binaries under test are the workspace's own build outputs
+//! (`ringtrack`, the `trainer` test program and the examples); build them
+//! first with `cargo build --workspace --bins --examples`, as `scripts/test`
+//! does.
+
+pub mod harness;
+pub mod replay;
+
+pub use harness::{bin_path, example_path, ExportedRow, Sandbox, ServiceProcess};
