@@ -350,8 +350,11 @@ impl Run {
 
 impl Drop for Run {
     /// Finishes a run that was not finished: exit code 1 when the thread is
-    /// panicking, 0 otherwise. Errors cannot be returned from here; the data
-    /// stays in the ring for the service either way.
+    /// panicking, 0 otherwise. `Drop` cannot see why a run is dropped, so a
+    /// run dropped on an error path (`?` out of the training loop) is
+    /// recorded as finished; call [`Run::finish_with`] with a non-zero code
+    /// there to record it as failed. Errors cannot be returned from here;
+    /// the data stays in the ring for the service either way.
     fn drop(&mut self) {
         if let State::Active(a) = &self.state {
             let timeout = a.finish_timeout;
@@ -688,6 +691,9 @@ impl Active {
         exit_code: i32,
         timeout: Duration,
     ) -> Result<FinishReport> {
+        // One deadline covers both waits: room for the finish record, then
+        // the drain.
+        let deadline = Instant::now() + timeout;
         let seq = self.seq;
         match self.writer.reserve(record::FINISH_LEN) {
             Ok(mut slot) => {
@@ -708,7 +714,6 @@ impl Active {
             }
         }
         self.seq += 1;
-        let deadline = Instant::now() + timeout;
         while !self.writer.is_drained() {
             if Instant::now() >= deadline {
                 return Err(Error::FinishTimeout {
@@ -763,7 +768,8 @@ fn create_ring_dir(settings: &Settings, run_dir: &Path) -> PathBuf {
                 .recursive(true)
                 .mode(0o700)
                 .create(&dir);
-            if made.is_ok() || explicit {
+            // A shared default location is used only when it is ours alone.
+            if explicit || (made.is_ok() && is_private_dir(&dir)) {
                 dir
             } else {
                 run_dir.to_owned()
@@ -771,6 +777,15 @@ fn create_ring_dir(settings: &Settings, run_dir: &Path) -> PathBuf {
         }
         None => run_dir.to_owned(),
     }
+}
+
+/// Whether `dir` is a directory owned by this user that no one else can
+/// enter.
+fn is_private_dir(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(dir).is_ok_and(|m| {
+        m.is_dir() && m.uid() == nix::unistd::getuid().as_raw() && m.mode() & 0o077 == 0
+    })
 }
 
 /// Nanoseconds since the Unix epoch.

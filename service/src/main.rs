@@ -29,7 +29,12 @@ enum Command {
     /// Show whether a service is running and which runs it drains.
     Status {
         /// The service directory.
-        #[arg(long, env = "RINGTRACK_SERVICE_DIR", value_name = "DIR")]
+        #[arg(
+            long,
+            visible_alias = "dir",
+            env = "RINGTRACK_SERVICE_DIR",
+            value_name = "DIR"
+        )]
         service_dir: Option<PathBuf>,
     },
     /// List the runs under the run directory root.
@@ -83,7 +88,12 @@ enum Command {
 #[derive(Debug, clap::Args)]
 struct ServiceArgs {
     /// The service directory (lock, socket, log, registry).
-    #[arg(long, env = "RINGTRACK_SERVICE_DIR", value_name = "DIR")]
+    #[arg(
+        long,
+        visible_alias = "service-dir",
+        env = "RINGTRACK_SERVICE_DIR",
+        value_name = "DIR"
+    )]
     dir: Option<PathBuf>,
     /// Detach and return once the service is ready.
     #[arg(long)]
@@ -174,7 +184,14 @@ fn service(args: ServiceArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    std::fs::create_dir_all(&dir).ok();
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .ok();
+    }
     if let Err(err) = logging::init_service(&dir) {
         if let Some(pipe) = pipe.as_mut() {
             daemon::report(pipe, Err(format!("{err:#}")));
@@ -206,7 +223,11 @@ fn stop_service(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     ringtrack::client::call(&mut stream, &Request::Stop)?;
     // The service closes the socket when it has drained and exited.
     let socket = ringtrack::paths::socket_path(dir);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while socket.exists() {
+        if std::time::Instant::now() >= deadline {
+            bail!("the service was asked to stop but is still running after 120 s");
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
     println!("service stopped");
@@ -259,9 +280,11 @@ fn ls(root: &std::path::Path) -> anyhow::Result<ExitCode> {
         println!("no runs under {}", root.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let mut table = vec![["RUN", "PROJECT", "NAME", "STATE", "ROWS", "SIZE", "MODE"]
-        .map(String::from)
-        .to_vec()];
+    let mut table = vec![[
+        "RUN", "PROJECT", "NAME", "STATE", "ROWS", "DROPPED", "SIZE", "MODE",
+    ]
+    .map(String::from)
+    .to_vec()];
     for run in &runs {
         let rows = run
             .state
@@ -282,6 +305,9 @@ fn ls(root: &std::path::Path) -> anyhow::Result<ExitCode> {
             run.meta.name.clone(),
             state,
             rows,
+            run.state
+                .as_ref()
+                .map_or("?".to_owned(), |s| s.dropped.to_string()),
             human_bytes(run.segment_bytes()),
             run.meta.mode.clone(),
         ]);
@@ -300,7 +326,7 @@ fn export(
     let run = resolve_run(root, what)?;
     let (history, problems) = load_history(&run)?;
     for problem in &problems {
-        eprintln!("ringtrack: warning: {problem}; rows after it are not exported");
+        eprintln!("ringtrack: warning: {problem}; the rest of that file is not exported");
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -65,6 +65,7 @@ pub fn take_lock(dir: &Path) -> anyhow::Result<NodeLock> {
         .with_context(|| {
             format!("cannot create the service directory {}", dir.display())
         })?;
+    check_private_dir(dir)?;
     let path = dir.join("service.lock");
     let mut file = OpenOptions::new()
         .read(true)
@@ -89,6 +90,26 @@ pub fn take_lock(dir: &Path) -> anyhow::Result<NodeLock> {
     file.set_len(0)?;
     writeln!(file, "{}", std::process::id())?;
     Ok(NodeLock { _file: file })
+}
+
+/// Refuses a service directory that another user owns, and tightens one of
+/// ours that others could enter.
+fn check_private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(dir).with_context(|| {
+        format!("cannot stat the service directory {}", dir.display())
+    })?;
+    let me = nix::unistd::getuid().as_raw();
+    if !meta.is_dir() || meta.uid() != me {
+        bail!(
+            "the service directory {} is not a directory owned by uid {me}; refusing to use it",
+            dir.display()
+        );
+    }
+    if meta.mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 struct Service {

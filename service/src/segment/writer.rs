@@ -187,7 +187,10 @@ impl SegmentWriter {
     }
 
     /// Appends one encoded frame, syncing by the policy and sealing the
-    /// segment when it reaches its size limit.
+    /// segment when it reaches its size limit. An error means the frame is
+    /// not in the file; once it is, sync and seal faults are retried later.
+    /// Under [`FsyncPolicy::Always`] a failed sync leaves the frame written
+    /// but unsynced until the next successful sync.
     pub fn append(&mut self, frame: &[u8]) -> io::Result<()> {
         if let Err(err) = self.file.write_all_at(frame, self.len) {
             // Cut any part of the frame that made it, so the file ends on a
@@ -197,16 +200,22 @@ impl SegmentWriter {
         }
         self.len += frame.len() as u64;
         self.dirty = true;
-        match self.policy {
-            FsyncPolicy::Always => self.sync()?,
-            FsyncPolicy::Interval(every) => {
-                if self.last_sync.elapsed() >= every {
-                    self.sync()?;
-                }
+        // The frame is in the file now: from here on a failure must not make
+        // the caller write it again, so sync and seal faults are logged and
+        // retried on the next append or sync instead of returned.
+        let due = match self.policy {
+            FsyncPolicy::Always => true,
+            FsyncPolicy::Interval(every) => self.last_sync.elapsed() >= every,
+        };
+        if due {
+            if let Err(err) = self.sync() {
+                tracing::warn!(segment = self.number, error = %err, "segment sync failed; will retry");
             }
         }
         if self.len >= self.limit {
-            self.seal()?;
+            if let Err(err) = self.seal() {
+                tracing::warn!(segment = self.number, error = %err, "cannot seal segment; will retry");
+            }
         }
         Ok(())
     }
