@@ -40,6 +40,11 @@ pub struct RunMeta {
     pub mode: String,
     /// The SDK version that wrote the run.
     pub sdk_version: String,
+    /// The tracking server the run is uploaded to (`None`: kept local).
+    /// Never holds credentials: the uploading process reads those from its
+    /// own environment.
+    #[serde(default)]
+    pub tracking_uri: Option<String>,
 }
 
 impl RunMeta {

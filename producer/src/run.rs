@@ -420,6 +420,7 @@ impl Active {
             ring_id: file.info().ring_id,
             mode: mode.as_str().to_owned(),
             sdk_version: env!("CARGO_PKG_VERSION").to_owned(),
+            tracking_uri: settings.resolved_tracking_uri(),
         };
         if let Err(source) = meta.store(&dir) {
             let _ = std::fs::remove_file(&ring_path);

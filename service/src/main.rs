@@ -14,6 +14,8 @@ use ringtrack_service::runs::{list_runs, load_history, resolve_run};
 use ringtrack_service::segment::FsyncPolicy;
 use ringtrack_service::{daemon, logging, server, verify};
 
+mod sync;
+
 /// Fast, crash-proof metrics logging for machine-learning training.
 #[derive(Debug, Parser)]
 #[command(name = "ringtrack", version, about, propagate_version = true)]
@@ -69,6 +71,27 @@ enum Command {
         /// Print the summary as one JSON object instead of the rows.
         #[arg(long)]
         summary: bool,
+    },
+    /// Upload runs to their MLflow tracking server (offline runs, or runs
+    /// whose upload did not finish). Safe while the service runs.
+    Sync {
+        /// Runs to upload (ids, id prefixes, names or run directories).
+        runs: Vec<String>,
+        /// Upload every run under the root that is not fully uploaded.
+        #[arg(long, conflicts_with = "runs")]
+        all: bool,
+        /// The run directory root.
+        #[arg(
+            long,
+            env = "RINGTRACK_DIR",
+            default_value = "ringtrack-runs",
+            value_name = "DIR"
+        )]
+        dir: PathBuf,
+        /// The tracking server, for runs that do not name one (else
+        /// `RINGTRACK_MLFLOW_URI` or `MLFLOW_TRACKING_URI`).
+        #[arg(long, value_name = "URI")]
+        uri: Option<String>,
     },
     /// Check every frame's checksum and the sequence numbers of a run.
     Verify {
@@ -127,6 +150,12 @@ fn main() -> ExitCode {
                     summary,
                 } => export(&dir, &run, format, config, summary),
                 Command::Verify { run, dir } => verify(&dir, &run),
+                Command::Sync {
+                    runs,
+                    all,
+                    dir,
+                    uri,
+                } => sync::sync(&dir, &runs, all, uri.as_deref()),
                 Command::Service(_) => unreachable!("handled above"),
             }
         }
@@ -281,7 +310,7 @@ fn ls(root: &std::path::Path) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let mut table = vec![[
-        "RUN", "PROJECT", "NAME", "STATE", "ROWS", "DROPPED", "SIZE", "MODE",
+        "RUN", "PROJECT", "NAME", "STATE", "ROWS", "DROPPED", "SIZE", "UPLOAD",
     ]
     .map(String::from)
     .to_vec()];
@@ -309,7 +338,7 @@ fn ls(root: &std::path::Path) -> anyhow::Result<ExitCode> {
                 .as_ref()
                 .map_or("?".to_owned(), |s| s.dropped.to_string()),
             human_bytes(run.segment_bytes()),
-            run.meta.mode.clone(),
+            run.upload_status(),
         ]);
     }
     print_table(&table);

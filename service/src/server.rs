@@ -145,6 +145,17 @@ pub fn run(
     for (id, dir) in registry::list(&service.options.dir) {
         service.start_drain(id, dir);
     }
+    match crate::upload::worker::spawn(
+        service.options.dir.clone(),
+        Arc::clone(&service.stop),
+    ) {
+        Ok(thread) => service
+            .threads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(thread),
+        Err(e) => tracing::error!(error = %e, "cannot start the uploader"),
+    }
     ready(Ok(()));
     accept_loop(&service, &listener);
 
@@ -243,6 +254,7 @@ impl Service {
         let (id, handle) = match checked.and_then(|id| {
             registry::add(&self.options.dir, &id, &run_dir)
                 .map_err(|e| format!("cannot record the run: {e}"))?;
+            queue_upload(&self.options.dir, &id, &run_dir)?;
             Ok(id)
         }) {
             Ok(id) => {
@@ -332,6 +344,16 @@ impl Service {
             runs: list,
         }
     }
+}
+
+/// Queues an online run that names a tracking server for upload.
+fn queue_upload(service_dir: &Path, id: &str, run_dir: &Path) -> Result<(), String> {
+    let meta = RunMeta::load(run_dir)?;
+    if meta.mode == "online" && meta.tracking_uri.is_some() {
+        registry::add_in(service_dir, crate::upload::worker::UPLOADS, id, run_dir)
+            .map_err(|e| format!("cannot queue the run's upload: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Accepts connections only from processes of the service's own user.

@@ -56,7 +56,7 @@ fn ls_shows_state_rows_and_size() {
     let header = listing.lines().next().unwrap();
     assert_eq!(
         header.split_whitespace().collect::<Vec<_>>(),
-        ["RUN", "PROJECT", "NAME", "STATE", "ROWS", "DROPPED", "SIZE", "MODE"]
+        ["RUN", "PROJECT", "NAME", "STATE", "ROWS", "DROPPED", "SIZE", "UPLOAD"]
     );
     let line = listing.lines().find(|l| l.starts_with(&id)).unwrap();
     let cells: Vec<&str> = line.split_whitespace().collect();
