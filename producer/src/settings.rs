@@ -173,8 +173,9 @@ impl Settings {
     }
 
     /// The MLflow tracking server to upload the run to (instead of
-    /// `RINGTRACK_MLFLOW_URI` or `MLFLOW_TRACKING_URI`). Credentials are not
-    /// set here: the uploading process reads MLflow's own variables.
+    /// `RINGTRACK_MLFLOW_URI` or `MLFLOW_TRACKING_URI`); an empty string
+    /// keeps the run local whatever the environment says. Credentials are
+    /// not set here: the uploading process reads MLflow's own variables.
     pub fn tracking_uri(mut self, uri: impl Into<String>) -> Settings {
         self.tracking_uri = Some(uri.into());
         self

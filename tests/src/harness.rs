@@ -86,6 +86,8 @@ impl Sandbox {
             .ring_dir(&self.ring_dir)
             .service_bin(bin_path("ringtrack"))
             .ring_capacity(1 << 20)
+            // Never upload to whatever server the environment names.
+            .tracking_uri("")
     }
 
     /// Environment that points the CLI, the SDK and the service here.
@@ -95,12 +97,23 @@ impl Sandbox {
             .env("RINGTRACK_SERVICE_DIR", &self.service_dir)
             .env("RINGTRACK_RING_DIR", &self.ring_dir)
             .env("RINGTRACK_SERVICE_BIN", bin_path("ringtrack"))
-            .env_remove("RINGTRACK_MODE");
+            .env_remove("RINGTRACK_MODE")
+            .env_remove("MLFLOW_TRACKING_URI")
+            .env_remove("RINGTRACK_MLFLOW_URI");
     }
 
     /// Starts `ringtrack service` in the foreground as a child process and
     /// waits until its socket answers.
     pub fn start_service(&self, extra: &[&str]) -> ServiceProcess {
+        self.start_service_with(extra, &[])
+    }
+
+    /// Starts the service with extra environment variables.
+    pub fn start_service_with(
+        &self,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> ServiceProcess {
         let mut command = Command::new(bin_path("ringtrack"));
         command
             .arg("service")
@@ -108,6 +121,7 @@ impl Sandbox {
             .arg(&self.service_dir)
             .args(extra);
         self.env(&mut command);
+        command.envs(env.iter().copied());
         command
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -1,6 +1,7 @@
 //! Shared pieces of the integration tests: a sandbox of directories, the
-//! real service started as its own process, the CLI run as a command, and
-//! readers for what `ringtrack export` prints.
+//! real service started as its own process, the CLI run as a command,
+//! readers for what `ringtrack export` prints, a reader for what a real
+//! MLflow server stores, and a fault-injecting proxy in front of it.
 //!
 //! The binaries under test are the workspace's own build outputs
 //! (`ringtrack`, the `trainer` test program and the examples); build them
@@ -8,6 +9,9 @@
 //! does.
 
 pub mod harness;
+pub mod http;
+pub mod mlflow;
+pub mod proxy;
 pub mod replay;
 
 pub use harness::{bin_path, example_path, ExportedRow, Sandbox, ServiceProcess};

@@ -9,7 +9,8 @@
 //!   `Run` is leaked, so nothing finishes it);
 //! - `hang`: after the rows, sleep until killed.
 //!
-//! Settings come from the `RINGTRACK_*` environment. Values are
+//! Settings come from the `RINGTRACK_*` environment; the project is
+//! `RINGTRACK_TRAINER_PROJECT` (default `trainer-test`). Values are
 //! `step * 1000 + metric index`, so any row can be checked from its step.
 
 use std::io::Write;
@@ -51,7 +52,9 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
         None => None,
     };
 
-    let mut run = Run::init(Settings::new("trainer-test").config("rows", rows))?;
+    let project = std::env::var("RINGTRACK_TRAINER_PROJECT")
+        .unwrap_or_else(|_| "trainer-test".into());
+    let mut run = Run::init(Settings::new(project).config("rows", rows))?;
     let handles: Vec<_> = (0..metrics)
         .map(|i| run.metric(&format!("m{i}")))
         .collect::<Result<_, _>>()?;
