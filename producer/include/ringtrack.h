@@ -303,7 +303,8 @@ enum ringtrack_status ringtrack_finish(struct ringtrack_run *run,
 // on it: nothing was done).
 //
 // In a forked child, a handle made by the parent is released without
-// touching the parent's run (its mapping stays until the child exits).
+// touching the parent's run: the child's copy of the mapping is unmapped
+// and nothing is written into the ring.
 //
 // # Safety
 //

@@ -308,7 +308,8 @@ pub unsafe extern "C" fn ringtrack_finish(
 /// on it: nothing was done).
 ///
 /// In a forked child, a handle made by the parent is released without
-/// touching the parent's run (its mapping stays until the child exits).
+/// touching the parent's run: the child's copy of the mapping is unmapped
+/// and nothing is written into the ring.
 ///
 /// # Safety
 ///
@@ -332,7 +333,7 @@ pub unsafe extern "C" fn ringtrack_run_free(run: *mut ringtrack_run) -> ringtrac
         if handle.inherited() {
             // The parent's ring has one writer, the parent: dropping the
             // run here would publish a finish record into it.
-            std::mem::forget(handle.into_slot().run);
+            handle.into_slot().run.abandon();
             return Ok(());
         }
         let timeout = handle.finish_timeout;
