@@ -324,16 +324,30 @@ pub unsafe extern "C" fn ringtrack_run_free(run: *mut ringtrack_run) -> ringtrac
         args::check_ptr(run, "run")?;
         // SAFETY: not NULL and aligned (checked), live by the caller's
         // promise.
-        let handle = unsafe { &*run };
-        handle.check_idle()?;
+        let borrowed = unsafe { &*run };
+        // In a forked child no other thread of the parent exists, so a call
+        // still "inside" the handle is one that fork() cut short.
+        let idle = borrowed.check_idle();
+        let (inherited, was_idle) = (borrowed.inherited(), idle.is_ok());
+        if !inherited {
+            idle?;
+        }
         // SAFETY: the pointer came from `Box::into_raw` in `ringtrack_init`
         // and the caller gives up its ownership here; no call is inside it
-        // (checked just above) and none may follow.
+        // (checked just above, or in a child, none can run any more) and
+        // none may follow.
         let handle = unsafe { Box::from_raw(run) };
-        if handle.inherited() {
-            // The parent's ring has one writer, the parent: dropping the
-            // run here would publish a finish record into it.
-            handle.into_slot().run.abandon();
+        if inherited {
+            let slot = handle.into_slot();
+            if was_idle {
+                // The parent's ring has one writer, the parent: dropping
+                // the run would publish a finish record into it.
+                slot.run.abandon();
+            } else {
+                // fork() stopped a call half-way: the copy may be
+                // inconsistent, so it is not dropped at all.
+                std::mem::forget(slot);
+            }
             return Ok(());
         }
         let timeout = handle.finish_timeout;
