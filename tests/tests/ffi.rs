@@ -377,3 +377,39 @@ fn threads_share_a_shared_handle_and_are_refused_on_a_single_one() {
     let (_, _, stdout) = bad_use("threads");
     assert!(stdout.contains("busy calls refused"), "{stdout}");
 }
+
+/// The ```c block under "## A complete example" in docs/c-api.md.
+fn docs_example() -> String {
+    let doc = std::fs::read_to_string(workspace().join("docs/c-api.md"))
+        .expect("docs/c-api.md");
+    let section = doc
+        .split_once("## A complete example")
+        .expect("the example section")
+        .1;
+    let code = section.split_once("```c\n").expect("a C block").1;
+    code.split_once("```")
+        .expect("the block's end")
+        .0
+        .to_owned()
+}
+
+#[test]
+fn docs_example_compiles_and_runs() {
+    let sandbox = Sandbox::new();
+    let _service = sandbox.start_service(&[]);
+    let out_dir = tempfile::tempdir().expect("temp dir");
+    let source = out_dir.path().join("quickstart.c");
+    std::fs::write(&source, docs_example()).expect("write the example");
+    let exe = compile(&source, out_dir.path(), Link::Shared);
+    let stdout = stdout_of(&run_program(&sandbox, &exe, &[]), "the docs example");
+    let id = stdout
+        .strip_prefix("run ")
+        .and_then(|rest| rest.split(':').next())
+        .unwrap_or_else(|| panic!("a `run ID: N rows` line: {stdout}"));
+    assert_eq!(stdout.trim(), format!("run {id}: 100 rows"));
+    let rows = sandbox.export_rows(id);
+    assert_eq!(rows.len(), 100);
+    assert_eq!(float(&rows[99], "train/loss"), 1.0 / 100.0);
+    let config = sandbox.ringtrack_ok(&["export", id, "--config"]);
+    assert!(config.contains("\"layers\":[64,32]"), "{config}");
+}
