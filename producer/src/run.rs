@@ -321,6 +321,14 @@ impl Run {
         crate::SharedRun::new(self)
     }
 
+    /// Lets go of the run without finishing it, for a forked child that
+    /// holds a copy of its parent's run: the child's mapping and socket are
+    /// closed, and nothing is written into the ring, whose one writer is the
+    /// parent.
+    pub(crate) fn abandon(mut self) {
+        self.state = State::Finished;
+    }
+
     pub(crate) fn end(
         &mut self,
         exit_code: i32,

@@ -20,7 +20,7 @@ pub fn bin_path(name: &str) -> PathBuf {
     let path = dir.join(name);
     assert!(
         path.is_file(),
-        "{} is missing: build with `cargo build --workspace --bins --examples` first",
+        "{} is missing: build with `cargo build --workspace --lib --bins --examples` first",
         path.display()
     );
     path

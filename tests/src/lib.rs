@@ -5,7 +5,7 @@
 //!
 //! The binaries under test are the workspace's own build outputs
 //! (`ringtrack`, the `trainer` test program and the examples); build them
-//! first with `cargo build --workspace --bins --examples`, as `scripts/test`
+//! first with `cargo build --workspace --lib --bins --examples`, as `scripts/test`
 //! does.
 
 pub mod harness;
