@@ -12,8 +12,12 @@
 //!
 //! [`Run::log`] and [`Run::log_at`] with [`Metric`] handles make no
 //! syscall, no allocation and take no lock: they check the handles, read
-//! the clock (a vDSO call on Linux, not a syscall), copy the row into the
-//! ring and publish it with one release store.
+//! the row clock, copy the row into the ring and publish it with one
+//! release store. The row clock reads the CPU's time-stamp counter where the
+//! kernel itself keeps time with it, re-anchored on CLOCK_REALTIME every
+//! 10 ms (a vDSO call, not a syscall), and reads CLOCK_REALTIME otherwise;
+//! its accuracy and `RINGTRACK_ROW_CLOCK=system` are described in the
+//! `clock` module (`producer/src/run/clock.rs`).
 //!
 //! # When the ring is full
 //!
@@ -43,7 +47,7 @@
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use ringbuf_core::record::{self, RowHeader};
 use ringbuf_core::{ReserveError, RingFile, RingOptions, RingWriter};
@@ -56,6 +60,8 @@ use crate::paths;
 use crate::protocol::{Reply, Request};
 use crate::settings::{Mode, Settings};
 use crate::value::{encode_config, encode_summary, ConfigValue, Value};
+
+mod clock;
 
 /// One history row for [`Run::log_row`]: named values with an optional
 /// explicit step and timestamp.
@@ -148,6 +154,8 @@ struct Active {
     stalled_at: Option<u64>,
     full_wait: Duration,
     finish_timeout: Duration,
+    /// Stamps rows.
+    clock: clock::RowClock,
     /// Reused between named rows so they allocate only for new names.
     scratch: Vec<u32>,
     control: Option<UnixStream>,
@@ -349,9 +357,15 @@ impl Run {
 
     #[inline]
     fn auto_step(&self) -> Result<u64> {
+        // A match, not `ok_or(Error::StepOverflow)`: that builds the error
+        // and drops it (an out-of-line drop of the whole enum) on every
+        // call, about 30 instructions of a ~175-instruction `log`.
         match self.last_step {
             None => Ok(0),
-            Some(step) => step.checked_add(1).ok_or(Error::StepOverflow),
+            Some(step) => match step.checked_add(1) {
+                Some(next) => Ok(next),
+                None => Err(Error::StepOverflow),
+            },
         }
     }
 }
@@ -410,6 +424,8 @@ impl Active {
         id: String,
         dir: PathBuf,
     ) -> Result<Active> {
+        // First, so the clock's rate baseline grows while the ring is made.
+        let clock = clock::RowClock::new();
         let ring_path = create_ring_dir(settings, &dir).join(format!("{id}.ring"));
         let file = RingFile::create(&ring_path, RingOptions::with_capacity(capacity))?;
         let pid = std::process::id();
@@ -450,6 +466,7 @@ impl Active {
             stalled_at: None,
             full_wait: settings.full_wait,
             finish_timeout: settings.finish_timeout,
+            clock,
             scratch: Vec::new(),
             control: None,
         };
@@ -515,7 +532,7 @@ impl Active {
         let header = RowHeader {
             seq: self.seq,
             step,
-            timestamp_ns: now_ns(),
+            timestamp_ns: self.clock.now_ns(),
         };
         let len = record::row_len(values.len(), 0);
         self.put(len, record::KIND_ROW, "row", |buf| {
@@ -572,7 +589,10 @@ impl Active {
         let header = RowHeader {
             seq: self.seq,
             step,
-            timestamp_ns: timestamp_ns.unwrap_or_else(now_ns),
+            timestamp_ns: match timestamp_ns {
+                Some(ns) => ns,
+                None => self.clock.now_ns(),
+            },
         };
         let len = record::row_len(values.len(), text_len);
         self.put(len, record::KIND_ROW, "row", |buf| {
@@ -797,13 +817,11 @@ fn is_private_dir(dir: &Path) -> bool {
     })
 }
 
-/// Nanoseconds since the Unix epoch.
+/// Nanoseconds since the Unix epoch (CLOCK_REALTIME), for everything but
+/// rows, which use the run's row clock.
 #[inline]
 pub(crate) fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
+    clock::realtime_ns()
 }
 
 fn random_u32() -> u32 {
