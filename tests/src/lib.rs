@@ -9,5 +9,8 @@
 
 pub mod harness;
 pub mod replay;
+pub mod rows;
+pub mod trainer;
 
 pub use harness::{bin_path, example_path, ExportedRow, Sandbox, ServiceProcess};
+pub use trainer::{durable_rows, read_truth, wait_for_phase, TrainerProcess};

@@ -220,7 +220,10 @@ fn a_full_ring_drops_with_an_error_and_a_count_and_keeps_every_accepted_row() {
     let _service = sandbox.start_service(&[]);
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while run.counters().backlog_bytes > 0 {
-        assert!(std::time::Instant::now() < deadline, "the new service never drained");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new service never drained"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
     run.log_at(failed_step, &[(m, failed_step as f64)]).unwrap();
