@@ -209,6 +209,10 @@ impl<'a> Drain<'a> {
         let mut idle = Duration::from_micros(200);
         let mut last_liveness = Instant::now();
         let mut last_state = Instant::now();
+        // The write position published when the stop was first seen: a
+        // stopping drain takes what was there then and no more, so a
+        // trainer that never pauses cannot hold the service up.
+        let mut stop_at: Option<u64> = None;
         loop {
             let progressed = match self.step() {
                 Ok(Some(end)) => return end,
@@ -220,12 +224,16 @@ impl<'a> Drain<'a> {
                 self.housekeeping();
                 last_state = Instant::now();
             }
+            if stop.load(Ordering::Relaxed) {
+                let target =
+                    *stop_at.get_or_insert_with(|| self.reader.stats().write_pos);
+                if !progressed || self.reader.committed() >= target {
+                    return self.pause();
+                }
+            }
             if progressed {
                 idle = Duration::from_micros(200);
                 continue;
-            }
-            if stop.load(Ordering::Relaxed) {
-                return self.pause();
             }
             if self.pending.is_none() && self.trainer_gone(&mut last_liveness) {
                 // The trainer's last stores are visible now; take them.
