@@ -10,8 +10,11 @@
 //!
 //! A fault in the ring (corrupt bytes, a sequence gap) ends this run with
 //! the error phase and a message naming the file and the fault. A fault
-//! writing segments (a full disk, a removed directory) keeps the batch,
-//! frees nothing, reports once, and retries with back-off until it works.
+//! writing segments (a full disk, an I/O error) keeps the batch, frees
+//! nothing, reports once, and retries until it works. A segment or run
+//! directory removed while live is not retried: nothing written there could
+//! be found again, so the run ends with an error and its ring file, which
+//! still holds what was not durable, is left in place.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -260,6 +263,17 @@ impl<'a> Drain<'a> {
             return Err(StepError::Idle);
         };
         if let Err(err) = self.segments.append(&frame) {
+            if err.kind() == std::io::ErrorKind::NotFound {
+                // The segment or its directory was removed under the run:
+                // there is nowhere durable left to write to. The rows not
+                // yet durable stay in the ring file, which is kept.
+                return Err(StepError::Fatal(format!(
+                    "run directory {} lost its segments while live ({err}); rows not yet \
+                     durable stay in ring {}",
+                    self.handle.dir.display(),
+                    self.meta.ring_path.display()
+                )));
+            }
             let message = format!(
                 "cannot write segment in {}: {err}",
                 self.handle.dir.display()
