@@ -116,3 +116,39 @@ fn wrong_version_is_named() {
     let err = read_all(&path).unwrap_err().to_string();
     assert!(err.contains("format version is 99"), "{err}");
 }
+
+#[test]
+fn header_changed_while_mapped_is_named() {
+    for (at, bytes, field) in [
+        (offset::MAGIC, &b"XX"[..], "magic"),
+        (offset::VERSION, &2u32.to_le_bytes()[..], "format version"),
+        (
+            offset::CAPACITY,
+            &(1u64 << 20).to_le_bytes()[..],
+            "capacity",
+        ),
+        (offset::RING_ID, &7u64.to_le_bytes()[..], "ring id"),
+        (
+            offset::MAX_RECORD,
+            &16u32.to_le_bytes()[..],
+            "max record size",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = ring_with_records(dir.path());
+        let mut reader = RingReader::new(RingFile::open(&path).unwrap()).unwrap();
+        let mut batch = Batch::default();
+        reader.read_batch(usize::MAX, &mut batch).unwrap();
+        poke(&path, at as u64, bytes);
+        let err = reader
+            .read_batch(usize::MAX, &mut batch)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("header changed while mapped")
+                && err.contains(field)
+                && err.contains(path.to_str().unwrap()),
+            "{field}: {err}"
+        );
+    }
+}
