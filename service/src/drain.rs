@@ -147,12 +147,16 @@ impl<'a> Drain<'a> {
         options: &'a DrainOptions,
     ) -> Result<Option<Drain<'a>>, String> {
         let dir = &handle.dir;
+        // Links planted in a run directory are refused, never followed.
+        refuse_link(&dir.join(ringtrack::meta::META_FILE))?;
+        refuse_link(&dir.join(crate::state::STATE_FILE))?;
         let meta = RunMeta::load(dir)?;
         let mut state = RunState::load(dir).unwrap_or_else(RunState::running);
         if state.phase.is_final() {
             handle.set_phase(state.phase);
             return Ok(None);
         }
+        check_ring_path(&meta.ring_path)?;
         let ring = RingFile::open(&meta.ring_path).map_err(|e| e.to_string())?;
         if ring.info().ring_id != meta.ring_id {
             return Err(format!(
@@ -459,6 +463,63 @@ fn finish_phase(exit_code: i32) -> Phase {
     } else {
         Phase::Failed
     }
+}
+
+/// Fails when `path` exists but is a symbolic link or not a regular file.
+fn refuse_link(path: &Path) -> Result<(), String> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_file() => Ok(()),
+        Ok(meta) => Err(format!(
+            "{} is a {}, not a regular file; the service does not follow links planted \
+             in a run directory",
+            path.display(),
+            if meta.file_type().is_symlink() {
+                "symbolic link"
+            } else {
+                "special file"
+            }
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot inspect {}: {e}", path.display())),
+    }
+}
+
+/// Checks the ring file `run.json` names before the service maps it: a
+/// regular file (not a link), owned by the service's user and writable by
+/// no one else, so a ring cannot be made to point at someone else's file.
+fn check_ring_path(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) => return Err(format!("ring file {}: {e}", path.display())),
+    };
+    if !meta.file_type().is_file() {
+        return Err(format!(
+            "ring file {} is a {}; the service maps only regular files",
+            path.display(),
+            if meta.file_type().is_symlink() {
+                "symbolic link"
+            } else {
+                "special file"
+            }
+        ));
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(format!(
+            "ring file {} belongs to uid {}, not to this service's uid {me}",
+            path.display(),
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "ring file {} can be written by other users (mode {:o})",
+            path.display(),
+            meta.mode() & 0o7777
+        ));
+    }
+    Ok(())
 }
 
 /// The run id for a run directory, checked to be a plain file name.

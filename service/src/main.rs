@@ -174,7 +174,16 @@ fn service(args: ServiceArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    std::fs::create_dir_all(&dir).ok();
+    // Owner-only from the start: the socket, the log and the registry live
+    // here (take_lock would not narrow an existing directory's mode).
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)
+            .ok();
+    }
     if let Err(err) = logging::init_service(&dir) {
         if let Some(pipe) = pipe.as_mut() {
             daemon::report(pipe, Err(format!("{err:#}")));

@@ -7,6 +7,7 @@
 //! first with `cargo build --workspace --bins --examples`, as `scripts/test`
 //! does.
 
+pub mod handmade;
 pub mod harness;
 pub mod replay;
 pub mod rows;

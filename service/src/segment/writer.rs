@@ -79,6 +79,9 @@ impl SegmentWriter {
         policy: FsyncPolicy,
     ) -> io::Result<(SegmentWriter, Recovered)> {
         let dir = segments_dir(run_dir);
+        // Lists first: a `segments` link is refused before anything is
+        // created through it.
+        list_segments(run_dir)?;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
