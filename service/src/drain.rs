@@ -107,10 +107,8 @@ pub fn drain_run(
     stop: &AtomicBool,
 ) -> DrainEnd {
     match Drain::open(handle, options) {
-        Ok(Some(mut drain)) => drain.run(stop),
-        Ok(None) => {
-            DrainEnd::RunEnded(handle.phase.lock().map(|p| *p).unwrap_or(Phase::Error))
-        }
+        Ok(Opened::Live(mut drain)) => drain.run(stop),
+        Ok(Opened::Ended(end)) => end,
         Err(message) => {
             tracing::error!(run = %handle.id, error = %message, "run rejected");
             let mut state = RunState::load(&handle.dir).unwrap_or_else(RunState::running);
@@ -122,6 +120,14 @@ pub fn drain_run(
             DrainEnd::RunEnded(Phase::Error)
         }
     }
+}
+
+/// What opening a run found.
+enum Opened<'a> {
+    /// The run is live: drain it.
+    Live(Box<Drain<'a>>),
+    /// The run had already ended (or was closed during recovery).
+    Ended(DrainEnd),
 }
 
 struct Drain<'a> {
@@ -141,11 +147,11 @@ struct Drain<'a> {
 }
 
 impl<'a> Drain<'a> {
-    /// Recovers the run; `None` when it had already ended.
+    /// Recovers the run, or says how it had already ended.
     fn open(
         handle: &'a RunHandle,
         options: &'a DrainOptions,
-    ) -> Result<Option<Drain<'a>>, String> {
+    ) -> Result<Opened<'a>, String> {
         let dir = &handle.dir;
         // Links planted in a run directory are refused, never followed.
         refuse_link(&dir.join(ringtrack::meta::META_FILE))?;
@@ -154,7 +160,7 @@ impl<'a> Drain<'a> {
         let mut state = RunState::load(dir).unwrap_or_else(RunState::running);
         if state.phase.is_final() {
             handle.set_phase(state.phase);
-            return Ok(None);
+            return Ok(Opened::Ended(DrainEnd::RunEnded(state.phase)));
         }
         check_ring_path(&meta.ring_path)?;
         let ring = RingFile::open(&meta.ring_path).map_err(|e| e.to_string())?;
@@ -205,11 +211,14 @@ impl<'a> Drain<'a> {
         };
         if let Some(exit_code) = finish {
             // The finish record is durable but the run was not closed.
-            drain.close(finish_phase(exit_code), Some(exit_code));
-            return Ok(None);
+            let end = drain.close(finish_phase(exit_code), Some(exit_code));
+            if matches!(end, DrainEnd::RunEnded(_)) {
+                drain.remove_ring();
+            }
+            return Ok(Opened::Ended(end));
         }
         tracing::info!(run = %drain.meta.id, rows = drain.state.rows, seq = drain.next_seq, "draining run");
-        Ok(Some(drain))
+        Ok(Opened::Live(Box::new(drain)))
     }
 
     fn run(&mut self, stop: &AtomicBool) -> DrainEnd {
@@ -395,8 +404,24 @@ impl<'a> Drain<'a> {
         if let Err(err) = self.reader.commit_read(ring_end) {
             tracing::warn!(run = %self.meta.id, error = %err, "could not free the ring");
         }
-        self.remove_ring();
+        if matches!(end, DrainEnd::RunEnded(_)) {
+            self.remove_ring();
+        }
         end
+    }
+
+    /// Writes the final state. When that fails the run must not be
+    /// forgotten: the drain ends as if stopped, so the run stays in the
+    /// registry (and its ring in place) and the next service start records
+    /// how it ended, from the segments.
+    fn record_end(&mut self) -> DrainEnd {
+        match self.state.store(&self.handle.dir) {
+            Ok(()) => DrainEnd::RunEnded(self.state.phase),
+            Err(err) => {
+                tracing::error!(run = %self.meta.id, error = %err, "cannot write state.json; the run stays registered for the next service start to record its end");
+                DrainEnd::Stopped
+            }
+        }
     }
 
     fn close(&mut self, phase: Phase, exit_code: Option<i32>) -> DrainEnd {
@@ -407,21 +432,21 @@ impl<'a> Drain<'a> {
         self.state.exit_code = exit_code;
         self.state.ended_ms = Some(now_ms());
         self.state.dropped = self.reader.stats().dropped;
-        if let Err(err) = self.state.store(&self.handle.dir) {
-            tracing::error!(run = %self.meta.id, error = %err, "cannot write state.json");
-        }
+        let end = self.record_end();
         self.handle.set_phase(phase);
         self.handle.backlog.store(0, Ordering::Relaxed);
         match phase {
             Phase::Crashed => {
                 tracing::warn!(run = %self.meta.id, rows = self.state.rows, "run crashed: trainer gone without finishing");
-                self.remove_ring();
+                if matches!(end, DrainEnd::RunEnded(_)) {
+                    self.remove_ring();
+                }
             }
             _ => {
                 tracing::info!(run = %self.meta.id, rows = self.state.rows, state = phase.as_str(), "run ended")
             }
         }
-        DrainEnd::RunEnded(phase)
+        end
     }
 
     fn fail(&mut self, message: String) -> DrainEnd {
@@ -430,9 +455,9 @@ impl<'a> Drain<'a> {
         self.state.phase = Phase::Error;
         self.state.error = Some(message);
         self.state.ended_ms = Some(now_ms());
-        let _ = self.state.store(&self.handle.dir);
+        let end = self.record_end();
         self.handle.set_phase(Phase::Error);
-        DrainEnd::RunEnded(Phase::Error)
+        end
     }
 
     /// Stops for a service shutdown, leaving the run to be resumed.

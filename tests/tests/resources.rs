@@ -280,3 +280,50 @@ fn a_run_directory_removed_while_live_ends_that_run_with_an_error_only() {
     drop(trainer);
     drop(service);
 }
+
+/// The final state cannot be written (here: a directory sits where the
+/// temporary state file goes): the run is not forgotten with a stale
+/// `running` state; it stays registered, and the next service records how
+/// it ended from the segments.
+#[test]
+fn a_final_state_that_cannot_be_written_is_recorded_by_the_next_service() {
+    let sandbox = Sandbox::new();
+    let service = sandbox.start_service(&[]);
+    let mut run = ringtrack::Run::init(sandbox.settings("unrecorded")).unwrap();
+    let m = run.metric("m").unwrap();
+    for step in 0..100u64 {
+        run.log_at(step, &[(m, step as f64)]).unwrap();
+    }
+    let dir = run.dir().to_owned();
+    let id = run.id().to_owned();
+    let ring = ringtrack::meta::RunMeta::load(&dir).unwrap().ring_path;
+    let blocker = dir.join("state.tmp");
+    std::fs::create_dir(&blocker).unwrap();
+    run.finish().unwrap();
+
+    let log = wait_for_log(
+        &sandbox,
+        "the run stays registered",
+        Duration::from_secs(10),
+    );
+    assert!(log.contains("cannot write state.json"), "{log}");
+    let registered = sandbox.service_dir.join("runs").join(&id);
+    assert!(registered.exists(), "the run is still in the registry");
+    assert!(ring.exists(), "and its ring is still in place");
+    let _ = service.terminate();
+
+    std::fs::remove_dir(&blocker).unwrap();
+    let _service = sandbox.start_service(&[]);
+    let state = wait_for_phase(&dir, Duration::from_secs(20));
+    assert_eq!(state.phase, Phase::Finished, "{state:?}");
+    assert_eq!(state.rows, 100);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while registered.exists() || ring.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "registry entry and ring are removed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(durable_rows(&dir).len(), 100);
+}
