@@ -27,7 +27,7 @@
 //!   is used, and a bad one is a [`RingError`], never a panic or an
 //!   out-of-bounds read;
 //! - the writer's hot path ([`RingWriter::reserve`] and
-//!   [`RingWriter::commit`]) makes no syscall and no allocation.
+//!   [`Slot::commit`]) makes no syscall and no allocation.
 //!
 //! The format is written down in `docs/ring-format.md`.
 //!
