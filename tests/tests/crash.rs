@@ -419,3 +419,78 @@ fn a_torn_frame_is_cut_and_a_frame_written_but_not_freed_is_not_read_twice() {
         ]));
     assert!(sandbox.ringtrack_ok(&["verify", &id]).starts_with("ok:"));
 }
+
+/// The runs the service knows, by id, with their state.
+fn service_runs(sandbox: &Sandbox) -> Vec<(String, String)> {
+    use ringtrack::protocol::{Reply, Request};
+    let mut stream = std::os::unix::net::UnixStream::connect(sandbox.socket()).unwrap();
+    match ringtrack::client::call(&mut stream, &Request::Status).unwrap() {
+        Reply::Status(status) => {
+            status.runs.into_iter().map(|r| (r.id, r.state)).collect()
+        }
+        other => panic!("status: {other:?}"),
+    }
+}
+
+/// Trainers killed while `init` runs, before it returned: whatever they
+/// got as far as registering ends crashed with what it logged; what they
+/// did not register is left as a run directory no service tracks (see
+/// docs/reliability.md); either way the service goes on.
+#[test]
+fn trainers_killed_inside_init_leave_the_service_serving() {
+    use std::process::{Command, Stdio};
+    let seed = env_u64("RINGTRACK_SEED", 0x5eed_c0de) ^ 0x1417;
+    let sandbox = Sandbox::new();
+    let service = sandbox.start_service(&[]);
+    let mut rng = Rng::new(seed);
+    let (mut registered, mut unregistered, mut none) = (0, 0, 0);
+    for n in 0..20u64 {
+        let before: Vec<_> = sandbox.run_dirs();
+        let mut command = Command::new(ringtrack_tests::bin_path("trainer"));
+        command.args(["1000000", "--then", "hang"]);
+        sandbox.env(&mut command);
+        let mut child = command
+            .env("RINGTRACK_RING_SIZE", RING_64K)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(rng.below(30_000)));
+        let _ = child.kill();
+        let _ = child.wait();
+        let new: Vec<_> = sandbox
+            .run_dirs()
+            .into_iter()
+            .filter(|d| !before.contains(d))
+            .collect();
+        let known = service_runs(&sandbox);
+        match new.as_slice() {
+            [] => none += 1,
+            [dir] => {
+                let id = dir.file_name().unwrap().to_str().unwrap();
+                if known.iter().any(|(k, _)| k == id) {
+                    registered += 1;
+                    let state = wait_for_phase(dir, Duration::from_secs(30));
+                    assert_eq!(state.phase, Phase::Crashed, "kill {n}: {state:?}");
+                    let steps: Vec<u64> =
+                        durable_rows(dir).iter().map(|r| r.step).collect();
+                    assert_eq!(steps, (0..steps.len() as u64).collect::<Vec<_>>());
+                } else {
+                    unregistered += 1;
+                }
+            }
+            many => panic!("one trainer made {} run directories", many.len()),
+        }
+    }
+    // The service still serves.
+    let mut run = Run::init(sandbox.settings("after")).unwrap();
+    let m = run.metric("m").unwrap();
+    run.log(&[(m, 1.0)]).unwrap();
+    let dir = run.dir().to_owned();
+    run.finish().unwrap();
+    assert_eq!(durable_rows(&dir).len(), 1);
+    drop(service);
+    eprintln!(
+        "kills inside init: {none} before the run directory, {unregistered} before \
+         registration, {registered} after it"
+    );
+}
