@@ -102,8 +102,13 @@ impl RingFile {
         // SAFETY: the file was just created by us with exclusive access and
         // reserved to its full length; see the module docs for what other
         // processes of the same user could still do to it.
-        let map = unsafe { MmapMut::map_mut(&file) }.map_err(|e| io_err("map", e))?;
-        let region = Region::from_map(map).map_err(RingError::InvalidOptions)?;
+        let region = match unsafe { MmapMut::map_mut(&file) } {
+            Ok(map) => Region::from_map(map).map_err(RingError::InvalidOptions),
+            Err(e) => Err(io_err("map", e)),
+        };
+        let region = region.inspect_err(|_| {
+            let _ = std::fs::remove_file(path);
+        })?;
 
         let mut header = vec![0u8; HEADER_SIZE];
         layout::write_header(&mut header, &info);

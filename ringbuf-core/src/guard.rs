@@ -18,6 +18,10 @@
 //! default action as before: the process dies with SIGBUS. Wayland
 //! compositors guard their clients' shared-memory pools the same way.
 //!
+//! The guard replaces any SIGBUS handler installed before it, the standard
+//! library's stack-overflow reporter included; that one still sees
+//! SIGSEGV, which is what a stack overflow raises on Linux.
+//!
 //! # What the handler may touch
 //!
 //! Only async-signal-safe things: atomics in a static table, and the
