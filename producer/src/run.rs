@@ -34,8 +34,24 @@
 //!
 //! A row's step is the one given to [`Run::log_at`] (or [`Row::step`]), or
 //! else the previous row's step plus one, starting at 0. Steps are stored as
-//! given: they may repeat or go backwards. Only a logged row moves the step
-//! on; a call that fails leaves it where it was.
+//! given: they may repeat, go backwards, or be `u64::MAX`. The automatic
+//! step after `u64::MAX` does not wrap: that call fails with
+//! [`Error::StepOverflow`] and logs nothing, and an explicit step still
+//! works. Only a logged row moves the step on; a call that fails leaves it
+//! where it was.
+//!
+//! # When the process ends
+//!
+//! A row is in the ring file once `log` returns, so it survives the
+//! trainer's death by any signal: the service sees the control connection
+//! close, drains what the ring holds, and marks the run `crashed`. A
+//! trainer that wants its run marked `finished` on SIGTERM sets a flag in
+//! its handler and calls [`Run::finish`] from its loop (never from the
+//! handler: it is not async-signal-safe). `finish` waits only for the
+//! service to drain the backlog, typically milliseconds and at most
+//! [`Settings::finish_timeout`] (60 s by default); schedulers' usual grace
+//! between SIGTERM and SIGKILL (30 s for Kubernetes and Slurm) leaves room.
+//! If SIGKILL comes first, the rows are still kept; the run is `crashed`.
 //!
 //! # Threads
 //!

@@ -43,6 +43,16 @@ pub enum RingError {
         /// Which field was wrong and how.
         reason: String,
     },
+    /// The file was truncated while mapped: the SIGBUS guard caught a read
+    /// past its new end (see [`crate::guard`]).
+    #[error(
+        "ring file {path} was truncated while mapped: a read past its new end was \
+         caught (SIGBUS) and the ring can no longer be trusted"
+    )]
+    Truncated {
+        /// The ring file.
+        path: PathBuf,
+    },
     /// The shared positions or a record header broke the protocol.
     #[error("ring file {path} is corrupt at position {pos}: {reason}")]
     Corrupt {

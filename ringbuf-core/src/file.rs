@@ -10,11 +10,16 @@
 //! # What another process can do to a mapping
 //!
 //! A mapped file can be changed by any process that can write it. Changed
-//! bytes are handled: the reader validates everything it reads. A file that
-//! is *truncated* while mapped is different: touching a page past the new
-//! end raises SIGBUS. The reader checks the file's length before every
-//! batch ([`RingFile::check_len`]), which narrows that window to a
-//! truncation racing one batch read but does not close it. Ring files are
+//! bytes are handled: the reader validates everything it reads, and checks
+//! before every batch that the fixed header fields are still the ones it
+//! opened. A file that is *truncated* while mapped is different: touching a
+//! page past the new end raises SIGBUS. The reader checks the file's length
+//! before every batch ([`RingFile::check_len`]), which narrows that window
+//! to a truncation racing one batch read. A process that installs the
+//! SIGBUS guard ([`crate::guard`], as the node service does) closes it: the
+//! fault is caught, the page reads as zeros, and the reader reports
+//! [`RingError::Truncated`]. Without the guard (a trainer, a test) a
+//! truncation in that window still kills the process. Ring files are
 //! created owner-only, so only the user's own processes can do this.
 
 use std::fs::{File, OpenOptions};
@@ -97,8 +102,13 @@ impl RingFile {
         // SAFETY: the file was just created by us with exclusive access and
         // reserved to its full length; see the module docs for what other
         // processes of the same user could still do to it.
-        let map = unsafe { MmapMut::map_mut(&file) }.map_err(|e| io_err("map", e))?;
-        let region = Region::from_map(map);
+        let region = match unsafe { MmapMut::map_mut(&file) } {
+            Ok(map) => Region::from_map(map).map_err(RingError::InvalidOptions),
+            Err(e) => Err(io_err("map", e)),
+        };
+        let region = region.inspect_err(|_| {
+            let _ = std::fs::remove_file(path);
+        })?;
 
         let mut header = vec![0u8; HEADER_SIZE];
         layout::write_header(&mut header, &info);
@@ -144,9 +154,14 @@ impl RingFile {
         // SAFETY: the length was checked above; the reader re-checks it before
         // every batch (see the module docs on truncation).
         let map = unsafe { MmapMut::map_mut(&file) }.map_err(|e| io_err("map", e))?;
-        let region = Region::from_map(map);
+        let region = Region::from_map(map).map_err(bad)?;
         let mut header = vec![0u8; HEADER_SIZE];
         region.copy_out(0, &mut header);
+        if region.truncated() {
+            return Err(RingError::Truncated {
+                path: path.to_owned(),
+            });
+        }
         let info = layout::check_header(&header, meta.len()).map_err(bad)?;
         Ok(RingFile {
             region,

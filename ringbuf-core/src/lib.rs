@@ -11,7 +11,9 @@
 //! - [`RingWriter`] and [`RingReader`]: the producer and consumer halves of
 //!   the publish/consume protocol;
 //! - [`record`]: the fixed binary layout of the records ringtrack puts in a
-//!   ring (metric definitions, history rows, finish markers).
+//!   ring (metric definitions, history rows, finish markers);
+//! - [`guard`]: the SIGBUS guard a consumer process installs so a ring file
+//!   truncated under its mapping ends that ring, not the process.
 //!
 //! What it promises:
 //!
@@ -25,7 +27,7 @@
 //!   is used, and a bad one is a [`RingError`], never a panic or an
 //!   out-of-bounds read;
 //! - the writer's hot path ([`RingWriter::reserve`] and
-//!   [`RingWriter::commit`]) makes no syscall and no allocation.
+//!   [`Slot::commit`]) makes no syscall and no allocation.
 //!
 //! The format is written down in `docs/ring-format.md`.
 //!
@@ -50,6 +52,7 @@
 
 pub mod error;
 pub mod file;
+pub mod guard;
 pub mod layout;
 pub mod reader;
 pub mod record;

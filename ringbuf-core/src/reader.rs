@@ -7,6 +7,13 @@
 //! separate so a consumer that crashes in between reads the same records
 //! again; records carry sequence numbers for the caller to drop the ones it
 //! already holds.
+//!
+//! Before every batch the reader checks that the file still has its mapped
+//! length and that the fixed header fields (magic, version, capacity, ring
+//! id, record limit, ...) are the ones it opened; after every copy out of
+//! the ring it checks whether the SIGBUS guard caught a truncation
+//! ([`crate::guard`]). Each of these ends the ring with an error naming the
+//! file.
 
 use crate::error::RingError;
 use crate::file::RingFile;
@@ -98,6 +105,27 @@ pub struct RingReader {
     committed: u64,
     /// The highest write position seen; it never goes backwards.
     write_seen: u64,
+    /// The fixed header fields as they were when the reader was made.
+    fixed_header: [u8; FIXED_HEADER],
+}
+
+/// Bytes of the header that never change after creation: magic through
+/// byte-order marker.
+const FIXED_HEADER: usize = offset::BYTE_ORDER + 8;
+
+/// The name of the fixed header field at byte `at`.
+fn field_at(at: usize) -> &'static str {
+    match at {
+        0..8 => "magic",
+        8..12 => "format version",
+        12..16 => "header size",
+        16..24 => "capacity",
+        24..32 => "ring id",
+        32..36 => "max record size",
+        36..40 => "creator pid",
+        40..48 => "creation time",
+        _ => "byte-order marker",
+    }
 }
 
 impl RingReader {
@@ -110,6 +138,8 @@ impl RingReader {
         // earlier reader.
         let read_pos = region.atomic_u64(offset::READ_POS).load(Ordering::Acquire);
         let write_pos = region.atomic_u64(offset::WRITE_POS).load(Ordering::Acquire);
+        let mut fixed_header = [0u8; FIXED_HEADER];
+        region.copy_out(0, &mut fixed_header);
         let mut reader = RingReader {
             capacity: info.capacity,
             mask: info.capacity - 1,
@@ -117,8 +147,10 @@ impl RingReader {
             cursor: read_pos,
             committed: read_pos,
             write_seen: read_pos,
+            fixed_header,
             file,
         };
+        reader.check_mapping()?;
         if read_pos % 8 != 0 {
             return Err(
                 reader.corrupt(read_pos, "read position is not 8-byte aligned".into())
@@ -163,6 +195,7 @@ impl RingReader {
     ) -> Result<(), RingError> {
         batch.clear(self.cursor);
         self.file.check_len()?;
+        self.check_header_unchanged()?;
         let write_pos = self.load_write_pos()?;
         let mut cursor = self.cursor;
         while cursor < write_pos && batch.bytes.len() < max_bytes {
@@ -192,7 +225,7 @@ impl RingReader {
             .region
             .atomic_u64(offset::READ_POS)
             .store(pos, Ordering::Release);
-        Ok(())
+        self.check_mapping()
     }
 
     /// The position up to which records have been committed.
@@ -223,9 +256,40 @@ impl RingReader {
             .region
             .atomic_u64(offset::WRITE_POS)
             .load(Ordering::Acquire);
+        self.check_mapping()?;
         self.check_write_pos(write_pos)?;
         self.write_seen = write_pos;
         Ok(write_pos)
+    }
+
+    /// Fails when the SIGBUS guard caught a read past the file's end: what
+    /// was read since is zeros, not the ring.
+    fn check_mapping(&self) -> Result<(), RingError> {
+        if self.file.region.truncated() {
+            return Err(RingError::Truncated {
+                path: self.file.path().to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Fails when a fixed header field changed since the reader was made:
+    /// the ring is no longer the one that was validated.
+    fn check_header_unchanged(&self) -> Result<(), RingError> {
+        let mut now = [0u8; FIXED_HEADER];
+        self.file.region.copy_out(0, &mut now);
+        self.check_mapping()?;
+        match (0..FIXED_HEADER).find(|&i| now[i] != self.fixed_header[i]) {
+            None => Ok(()),
+            Some(at) => Err(RingError::BadHeader {
+                path: self.file.path().to_owned(),
+                reason: format!(
+                    "header changed while mapped: the {} (byte {at}) is not what it was \
+                     when the ring was opened",
+                    field_at(at)
+                ),
+            }),
+        }
     }
 
     fn check_write_pos(&self, write_pos: u64) -> Result<(), RingError> {
@@ -266,6 +330,7 @@ impl RingReader {
         self.file
             .region
             .copy_out(HEADER_SIZE + off as usize, &mut header);
+        self.check_mapping()?;
         let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
         let kind = u16::from_le_bytes([header[4], header[5]]);
         let reserved = u16::from_le_bytes([header[6], header[7]]);
@@ -300,6 +365,7 @@ impl RingReader {
             HEADER_SIZE + off as usize + RECORD_HEADER,
             &mut batch.bytes[at..at + len as usize],
         );
+        self.check_mapping()?;
         batch
             .records
             .push((kind, pos, pos + size, at, len as usize));

@@ -5,11 +5,16 @@
 //! data region. It never hands out a Rust reference to the data region
 //! itself, because the other process may be writing there: the halves copy
 //! bytes in and out with raw pointer copies instead.
+//!
+//! In a process with the SIGBUS guard ([`crate::guard`]), a file mapping is
+//! registered with it for its whole life, and [`Region::truncated`] says
+//! whether the file was found truncated under it.
 
 use std::sync::Arc;
 
 use memmap2::MmapMut;
 
+use crate::guard::GuardSlot;
 use crate::layout::HEADER_SIZE;
 use crate::sync::AtomicU64;
 
@@ -29,6 +34,9 @@ enum Backing {
 struct Inner {
     ptr: *mut u8,
     len: usize,
+    /// Declared before the backing so it is dropped (unregistered) before
+    /// the mapping is unmapped.
+    guard: Option<GuardSlot>,
     _backing: Backing,
 }
 
@@ -47,22 +55,41 @@ pub(crate) struct Region {
 }
 
 impl Region {
-    /// Wraps a writable file mapping. The mapping must be at least
-    /// [`HEADER_SIZE`] bytes long.
-    pub(crate) fn from_map(mut map: MmapMut) -> Self {
+    /// Wraps a writable file mapping, registering it with the SIGBUS guard
+    /// when the process has one. The mapping must be at least
+    /// [`HEADER_SIZE`] bytes long. Fails only when the guard's table is
+    /// full.
+    pub(crate) fn from_map(mut map: MmapMut) -> Result<Self, String> {
         let ptr = map.as_mut_ptr();
         let len = map.len();
         assert!(
             len >= HEADER_SIZE,
             "a ring mapping holds at least the header"
         );
-        Region {
+        let guard = if crate::guard::is_installed() {
+            Some(GuardSlot::register(ptr, len).ok_or_else(|| {
+                format!(
+                    "the SIGBUS guard already covers {} ring mappings",
+                    crate::guard::GUARD_SLOTS
+                )
+            })?)
+        } else {
+            None
+        };
+        Ok(Region {
             inner: Arc::new(Inner {
                 ptr,
                 len,
+                guard,
                 _backing: Backing::Map(map),
             }),
-        }
+        })
+    }
+
+    /// Whether the guard caught a fault in this mapping: the file was
+    /// truncated under it and some pages now read as zeros.
+    pub(crate) fn truncated(&self) -> bool {
+        self.inner.guard.as_ref().is_some_and(GuardSlot::hit)
     }
 
     /// Allocates a zeroed, 8-byte-aligned buffer of `len` bytes.
@@ -74,6 +101,7 @@ impl Region {
             inner: Arc::new(Inner {
                 ptr,
                 len,
+                guard: None,
                 _backing: Backing::Heap(buf),
             }),
         }

@@ -116,3 +116,73 @@ fn wrong_version_is_named() {
     let err = read_all(&path).unwrap_err().to_string();
     assert!(err.contains("format version is 99"), "{err}");
 }
+
+#[test]
+fn header_changed_while_mapped_is_named() {
+    for (at, bytes, field) in [
+        (offset::MAGIC, &b"XX"[..], "magic"),
+        (offset::VERSION, &2u32.to_le_bytes()[..], "format version"),
+        (
+            offset::CAPACITY,
+            &(1u64 << 20).to_le_bytes()[..],
+            "capacity",
+        ),
+        (offset::RING_ID, &7u64.to_le_bytes()[..], "ring id"),
+        (
+            offset::MAX_RECORD,
+            &16u32.to_le_bytes()[..],
+            "max record size",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = ring_with_records(dir.path());
+        let mut reader = RingReader::new(RingFile::open(&path).unwrap()).unwrap();
+        let mut batch = Batch::default();
+        reader.read_batch(usize::MAX, &mut batch).unwrap();
+        poke(&path, at as u64, bytes);
+        let err = reader
+            .read_batch(usize::MAX, &mut batch)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("header changed while mapped")
+                && err.contains(field)
+                && err.contains(path.to_str().unwrap()),
+            "{field}: {err}"
+        );
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+    /// Random bytes written anywhere in a ring, before or between batches:
+    /// the reader returns records or an error, and never panics or reads
+    /// out of bounds.
+    #[test]
+    fn random_damage_is_an_error_or_records_never_a_panic(
+        before in proptest::collection::vec((0u64..(HEADER_SIZE as u64 + 8192), proptest::prelude::any::<u8>()), 0..16),
+        between in proptest::collection::vec((128u64..400, proptest::prelude::any::<u8>()), 0..8),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = ring_with_records(dir.path());
+        for (at, byte) in before {
+            poke(&path, at, &[byte]);
+        }
+        let Ok(file) = RingFile::open(&path) else { return Ok(()) };
+        let Ok(mut reader) = RingReader::new(file) else { return Ok(()) };
+        let mut batch = Batch::default();
+        if reader.read_batch(usize::MAX, &mut batch).is_err() {
+            return Ok(());
+        }
+        for record in batch.iter() {
+            proptest::prop_assert!(record.payload.len() <= 8192);
+        }
+        let end = batch.end_pos();
+        proptest::prop_assert!(reader.commit_read(end).is_ok());
+        for (at, byte) in between {
+            poke(&path, at, &[byte]);
+        }
+        let _ = reader.read_batch(usize::MAX, &mut batch);
+    }
+}

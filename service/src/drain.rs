@@ -10,8 +10,11 @@
 //!
 //! A fault in the ring (corrupt bytes, a sequence gap) ends this run with
 //! the error phase and a message naming the file and the fault. A fault
-//! writing segments (a full disk, a removed directory) keeps the batch,
-//! frees nothing, reports once, and retries with back-off until it works.
+//! writing segments (a full disk, an I/O error) keeps the batch, frees
+//! nothing, reports once, and retries until it works. A segment or run
+//! directory removed while live is not retried: nothing written there could
+//! be found again, so the run ends with an error and its ring file, which
+//! still holds what was not durable, is left in place.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -104,10 +107,8 @@ pub fn drain_run(
     stop: &AtomicBool,
 ) -> DrainEnd {
     match Drain::open(handle, options) {
-        Ok(Some(mut drain)) => drain.run(stop),
-        Ok(None) => {
-            DrainEnd::RunEnded(handle.phase.lock().map(|p| *p).unwrap_or(Phase::Error))
-        }
+        Ok(Opened::Live(mut drain)) => drain.run(stop),
+        Ok(Opened::Ended(end)) => end,
         Err(message) => {
             tracing::error!(run = %handle.id, error = %message, "run rejected");
             let mut state = RunState::load(&handle.dir).unwrap_or_else(RunState::running);
@@ -119,6 +120,14 @@ pub fn drain_run(
             DrainEnd::RunEnded(Phase::Error)
         }
     }
+}
+
+/// What opening a run found.
+enum Opened<'a> {
+    /// The run is live: drain it.
+    Live(Box<Drain<'a>>),
+    /// The run had already ended (or was closed during recovery).
+    Ended(DrainEnd),
 }
 
 struct Drain<'a> {
@@ -137,37 +146,41 @@ struct Drain<'a> {
 }
 
 impl<'a> Drain<'a> {
-    /// Recovers the run; `None` when it had already ended.
+    /// Recovers the run, or says how it had already ended.
     fn open(
         handle: &'a RunHandle,
         options: &'a DrainOptions,
-    ) -> Result<Option<Drain<'a>>, String> {
+    ) -> Result<Opened<'a>, String> {
         let dir = &handle.dir;
+        // Links planted in a run directory are refused, never followed.
+        refuse_link(&dir.join(ringtrack::meta::META_FILE))?;
+        refuse_link(&dir.join(crate::state::STATE_FILE))?;
         let meta = RunMeta::load(dir)?;
         let mut state = RunState::load(dir).unwrap_or_else(RunState::running);
         if state.phase.is_final() {
             handle.set_phase(state.phase);
-            return Ok(None);
+            return Ok(Opened::Ended(DrainEnd::RunEnded(state.phase)));
         }
-        let ring = match RingFile::open(&meta.ring_path) {
-            Ok(ring) => ring,
-            Err(err)
-                if ring_is_gone(&err)
-                    && !process_alive(meta.pid, meta.pid_start_time) =>
-            {
-                // The trainer is gone and so is its ring (removed, or a
-                // tmpfs lost in a reboot): what the segments hold is all
-                // there is.
-                state.phase = Phase::Crashed;
-                state.error = Some(format!("{err}: rows not yet drained are lost"));
-                state.ended_ms = Some(now_ms());
-                let _ = state.store(dir);
-                tracing::warn!(run = %meta.id, error = %err, "run crashed and its ring is gone");
-                handle.set_phase(Phase::Crashed);
-                return Ok(None);
-            }
-            Err(err) => return Err(err.to_string()),
-        };
+        let ring_gone = matches!(
+            std::fs::symlink_metadata(&meta.ring_path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound
+        );
+        if ring_gone && !process_alive(meta.pid, meta.pid_start_time) {
+            // The trainer is gone and so is its ring (removed, or a tmpfs
+            // lost in a reboot): what the segments hold is all there is.
+            state.phase = Phase::Crashed;
+            state.error = Some(format!(
+                "ring file {} is gone: rows not yet drained are lost",
+                meta.ring_path.display()
+            ));
+            state.ended_ms = Some(now_ms());
+            let _ = state.store(dir);
+            tracing::warn!(run = %meta.id, ring = %meta.ring_path.display(), "run crashed and its ring is gone");
+            handle.set_phase(Phase::Crashed);
+            return Ok(Opened::Ended(DrainEnd::RunEnded(Phase::Crashed)));
+        }
+        check_ring_path(&meta.ring_path)?;
+        let ring = RingFile::open(&meta.ring_path).map_err(|e| e.to_string())?;
         if ring.info().ring_id != meta.ring_id {
             return Err(format!(
                 "ring file {} has id {:016x}, but run.json names {:016x}",
@@ -215,28 +228,25 @@ impl<'a> Drain<'a> {
         };
         if let Some(exit_code) = finish {
             // The finish record is durable but the run was not closed.
-            drain.close(finish_phase(exit_code), Some(exit_code));
-            return Ok(None);
+            let end = drain.close(finish_phase(exit_code), Some(exit_code));
+            if matches!(end, DrainEnd::RunEnded(_)) {
+                drain.remove_ring();
+            }
+            return Ok(Opened::Ended(end));
         }
         tracing::info!(run = %drain.meta.id, rows = drain.state.rows, seq = drain.next_seq, "draining run");
-        Ok(Some(drain))
+        Ok(Opened::Live(Box::new(drain)))
     }
 
     fn run(&mut self, stop: &AtomicBool) -> DrainEnd {
         let mut idle = Duration::from_micros(200);
         let mut last_liveness = Instant::now();
         let mut last_state = Instant::now();
+        // The write position published when the stop was first seen: a
+        // stopping drain takes what was there then and no more, so a
+        // trainer that never pauses cannot hold the service up.
         let mut stop_at: Option<u64> = None;
         loop {
-            if stop.load(Ordering::Relaxed) {
-                // Drain what was published when the stop came, then pause;
-                // a trainer that keeps writing cannot hold the service up.
-                let target =
-                    *stop_at.get_or_insert_with(|| self.reader.stats().write_pos);
-                if self.pending.is_none() && self.reader.committed() >= target {
-                    return self.pause();
-                }
-            }
             let progressed = match self.step() {
                 Ok(Some(end)) => return end,
                 Ok(None) => true,
@@ -247,12 +257,16 @@ impl<'a> Drain<'a> {
                 self.housekeeping();
                 last_state = Instant::now();
             }
+            if stop.load(Ordering::Relaxed) {
+                let target =
+                    *stop_at.get_or_insert_with(|| self.reader.stats().write_pos);
+                if !progressed || self.reader.committed() >= target {
+                    return self.pause();
+                }
+            }
             if progressed {
                 idle = Duration::from_micros(200);
                 continue;
-            }
-            if stop.load(Ordering::Relaxed) && self.pending.is_some() {
-                return self.pause(); // a write fault: the ring keeps the rows
             }
             if self.pending.is_none() && self.trainer_gone(&mut last_liveness) {
                 // The trainer's last stores are visible now; take them.
@@ -279,6 +293,17 @@ impl<'a> Drain<'a> {
             return Err(StepError::Idle);
         };
         if let Err(err) = self.segments.append(&frame.bytes) {
+            if err.kind() == std::io::ErrorKind::NotFound {
+                // The segment or its directory was removed under the run:
+                // there is nowhere durable left to write to. The rows not
+                // yet durable stay in the ring file, which is kept.
+                return Err(StepError::Fatal(format!(
+                    "run directory {} lost its segments while live ({err}); rows not yet \
+                     durable stay in ring {}",
+                    self.handle.dir.display(),
+                    self.meta.ring_path.display()
+                )));
+            }
             let message = format!(
                 "cannot write segment in {}: {err}",
                 self.handle.dir.display()
@@ -403,8 +428,24 @@ impl<'a> Drain<'a> {
         if let Err(err) = self.reader.commit_read(ring_end) {
             tracing::warn!(run = %self.meta.id, error = %err, "could not free the ring");
         }
-        self.remove_ring();
+        if matches!(end, DrainEnd::RunEnded(_)) {
+            self.remove_ring();
+        }
         end
+    }
+
+    /// Writes the final state. When that fails the run must not be
+    /// forgotten: the drain ends as if stopped, so the run stays in the
+    /// registry (and its ring in place) and the next service start records
+    /// how it ended, from the segments.
+    fn record_end(&mut self) -> DrainEnd {
+        match self.state.store(&self.handle.dir) {
+            Ok(()) => DrainEnd::RunEnded(self.state.phase),
+            Err(err) => {
+                tracing::error!(run = %self.meta.id, error = %err, "cannot write state.json; the run stays registered for the next service start to record its end");
+                DrainEnd::Stopped
+            }
+        }
     }
 
     fn close(&mut self, phase: Phase, exit_code: Option<i32>) -> DrainEnd {
@@ -415,21 +456,21 @@ impl<'a> Drain<'a> {
         self.state.exit_code = exit_code;
         self.state.ended_ms = Some(now_ms());
         self.state.dropped = self.reader.stats().dropped;
-        if let Err(err) = self.state.store(&self.handle.dir) {
-            tracing::error!(run = %self.meta.id, error = %err, "cannot write state.json");
-        }
+        let end = self.record_end();
         self.handle.set_phase(phase);
         self.handle.backlog.store(0, Ordering::Relaxed);
         match phase {
             Phase::Crashed => {
                 tracing::warn!(run = %self.meta.id, rows = self.state.rows, "run crashed: trainer gone without finishing");
-                self.remove_ring();
+                if matches!(end, DrainEnd::RunEnded(_)) {
+                    self.remove_ring();
+                }
             }
             _ => {
                 tracing::info!(run = %self.meta.id, rows = self.state.rows, state = phase.as_str(), "run ended")
             }
         }
-        DrainEnd::RunEnded(phase)
+        end
     }
 
     fn fail(&mut self, message: String) -> DrainEnd {
@@ -438,9 +479,9 @@ impl<'a> Drain<'a> {
         self.state.phase = Phase::Error;
         self.state.error = Some(message);
         self.state.ended_ms = Some(now_ms());
-        let _ = self.state.store(&self.handle.dir);
+        let end = self.record_end();
         self.handle.set_phase(Phase::Error);
-        DrainEnd::RunEnded(Phase::Error)
+        end
     }
 
     /// Stops for a service shutdown, leaving the run to be resumed.
@@ -476,16 +517,69 @@ enum StepError {
     Fatal(String),
 }
 
-fn ring_is_gone(err: &ringbuf_core::RingError) -> bool {
-    matches!(err, ringbuf_core::RingError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
-}
-
 fn finish_phase(exit_code: i32) -> Phase {
     if exit_code == 0 {
         Phase::Finished
     } else {
         Phase::Failed
     }
+}
+
+/// Fails when `path` exists but is a symbolic link or not a regular file.
+fn refuse_link(path: &Path) -> Result<(), String> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_file() => Ok(()),
+        Ok(meta) => Err(format!(
+            "{} is a {}, not a regular file; the service does not follow links planted \
+             in a run directory",
+            path.display(),
+            if meta.file_type().is_symlink() {
+                "symbolic link"
+            } else {
+                "special file"
+            }
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(format!("cannot inspect {}: {e}", path.display())),
+    }
+}
+
+/// Checks the ring file `run.json` names before the service maps it: a
+/// regular file (not a link), owned by the service's user and writable by
+/// no one else, so a ring cannot be made to point at someone else's file.
+fn check_ring_path(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(e) => return Err(format!("ring file {}: {e}", path.display())),
+    };
+    if !meta.file_type().is_file() {
+        return Err(format!(
+            "ring file {} is a {}; the service maps only regular files",
+            path.display(),
+            if meta.file_type().is_symlink() {
+                "symbolic link"
+            } else {
+                "special file"
+            }
+        ));
+    }
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(format!(
+            "ring file {} belongs to uid {}, not to this service's uid {me}",
+            path.display(),
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "ring file {} can be written by other users (mode {:o})",
+            path.display(),
+            meta.mode() & 0o7777
+        ));
+    }
+    Ok(())
 }
 
 /// The run id for a run directory, checked to be a plain file name.

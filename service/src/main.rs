@@ -213,6 +213,8 @@ fn service(args: ServiceArgs) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    // Owner-only from the start: the socket, the log and the registry live
+    // here.
     {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()

@@ -134,6 +134,11 @@ pub fn run(
         }
     };
     install_signal_handlers();
+    // A ring file truncated under its mapping must end that run, not the
+    // service: see ringbuf_core::guard.
+    if let Err(err) = ringbuf_core::guard::install_sigbus_guard() {
+        tracing::warn!(error = %err, "no SIGBUS guard: a ring truncated mid-read can kill the service");
+    }
     let service = Arc::new(Service {
         options,
         stop: Arc::new(AtomicBool::new(false)),

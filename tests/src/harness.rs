@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ringtrack::{Settings, Value};
@@ -126,10 +127,29 @@ impl Sandbox {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
-        let child = command.spawn().expect("spawn ringtrack service");
+        let mut child = command.spawn().expect("spawn ringtrack service");
+        // Read the service's stderr as it comes: a pipe nobody reads fills
+        // after 64 KiB of log and then blocks every thread that logs.
+        let mut stderr = child.stderr.take().expect("service stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&log);
+        let reader = std::thread::spawn(move || {
+            let mut chunk = [0u8; 8192];
+            loop {
+                match std::io::Read::read(&mut stderr, &mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => sink
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .extend_from_slice(&chunk[..n]),
+                }
+            }
+        });
         let service = ServiceProcess {
             child: Some(child),
             socket: self.socket(),
+            log,
+            reader: Some(reader),
         };
         service.wait_ready();
         service
@@ -184,6 +204,8 @@ impl Sandbox {
 pub struct ServiceProcess {
     child: Option<Child>,
     socket: PathBuf,
+    log: Arc<Mutex<Vec<u8>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl ServiceProcess {
@@ -214,12 +236,22 @@ impl ServiceProcess {
 
     /// SIGTERM and wait for a clean exit; returns the service's stderr.
     pub fn terminate(mut self) -> String {
-        let child = self.child.take().expect("running service");
+        let mut child = self.child.take().expect("running service");
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
-        let out = child.wait_with_output().expect("service exit");
-        assert!(out.status.success(), "service exited with {}", out.status);
-        String::from_utf8_lossy(&out.stderr).into_owned()
+        let status = child.wait().expect("service exit");
+        if let Some(reader) = self.reader.take() {
+            let _ = reader.join();
+        }
+        let log = self.log_so_far();
+        assert!(status.success(), "service exited with {status}: {log}");
+        log
+    }
+
+    /// What the service has written to stderr so far.
+    pub fn log_so_far(&self) -> String {
+        String::from_utf8_lossy(&self.log.lock().unwrap_or_else(|p| p.into_inner()))
+            .into_owned()
     }
 }
 

@@ -8,10 +8,14 @@
 //! first with `cargo build --workspace --lib --bins --examples`, as `scripts/test`
 //! does.
 
+pub mod handmade;
 pub mod harness;
 pub mod http;
 pub mod mlflow;
 pub mod proxy;
 pub mod replay;
+pub mod rows;
+pub mod trainer;
 
 pub use harness::{bin_path, example_path, ExportedRow, Sandbox, ServiceProcess};
+pub use trainer::{durable_rows, read_truth, wait_for_phase, TrainerProcess};

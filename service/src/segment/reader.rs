@@ -51,9 +51,20 @@ pub struct ScanReport {
     pub problem: Option<SegmentProblem>,
 }
 
-/// The run's segment files, ordered by number.
+/// The run's segment files, ordered by number. A `segments` folder or a
+/// segment that is a symbolic link is an error, never followed.
 pub fn list_segments(run_dir: &Path) -> std::io::Result<Vec<(u32, PathBuf)>> {
     let dir = segments_dir(run_dir);
+    match std::fs::symlink_metadata(&dir) {
+        Ok(meta) if !meta.file_type().is_dir() => {
+            return Err(std::io::Error::other(format!(
+                "{} is not a directory (a symbolic link?); segments are never followed \
+                 through links",
+                dir.display()
+            )));
+        }
+        _ => {}
+    }
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -70,9 +81,14 @@ pub fn list_segments(run_dir: &Path) -> std::io::Result<Vec<(u32, PathBuf)>> {
         else {
             continue;
         };
-        if entry.file_type()?.is_file() {
-            segments.push((number, entry.path()));
+        if !entry.file_type()?.is_file() {
+            return Err(std::io::Error::other(format!(
+                "{} is not a regular file (a symbolic link?); segments are never \
+                 followed through links",
+                entry.path().display()
+            )));
         }
+        segments.push((number, entry.path()));
     }
     segments.sort();
     Ok(segments)

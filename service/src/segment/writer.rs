@@ -79,6 +79,9 @@ impl SegmentWriter {
         policy: FsyncPolicy,
     ) -> io::Result<(SegmentWriter, Recovered)> {
         let dir = segments_dir(run_dir);
+        // Lists first: a `segments` link is refused before anything is
+        // created through it.
+        list_segments(run_dir)?;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -172,9 +175,16 @@ impl SegmentWriter {
             .mode(0o600)
             .custom_flags(libc::O_NOFOLLOW)
             .open(&path)?;
-        file.write_all_at(&FileHeader { ring_id }.encode(), 0)?;
-        file.sync_all()?;
-        File::open(&dir)?.sync_all()?;
+        let init = file
+            .write_all_at(&FileHeader { ring_id }.encode(), 0)
+            .and_then(|()| file.sync_all())
+            .and_then(|()| File::open(&dir)?.sync_all());
+        if let Err(err) = init {
+            // Leave no headerless file behind: it would make every later
+            // attempt to create this segment fail with "File exists".
+            let _ = std::fs::remove_file(&path);
+            return Err(err);
+        }
         Ok(SegmentWriter::with_file(
             dir,
             file,
@@ -187,35 +197,63 @@ impl SegmentWriter {
     }
 
     /// Appends one encoded frame, syncing by the policy and sealing the
-    /// segment when it reaches its size limit. An error means the frame is
-    /// not in the file; once it is, sync and seal faults are retried later.
-    /// Under [`FsyncPolicy::Always`] a failed sync leaves the frame written
-    /// but unsynced until the next successful sync.
+    /// segment when it reaches its size limit.
+    ///
+    /// An error means the frame is not in the segment (any part of it that
+    /// made it was cut off again), so the caller retries the same frame.
+    /// A seal that fails after the frame is in does not fail the append: it
+    /// is retried before the next frame is written.
     pub fn append(&mut self, frame: &[u8]) -> io::Result<()> {
-        if let Err(err) = self.file.write_all_at(frame, self.len) {
+        if self.len >= self.limit {
+            self.seal()?;
+        }
+        let before = self.len;
+        let written = self
+            .file
+            .write_all_at(frame, before)
+            .and_then(|()| self.check_linked());
+        if let Err(err) = written {
             // Cut any part of the frame that made it, so the file ends on a
             // whole frame.
-            let _ = self.file.set_len(self.len);
+            let _ = self.file.set_len(before);
             return Err(err);
         }
         self.len += frame.len() as u64;
         self.dirty = true;
-        // The frame is in the file now: from here on a failure must not make
-        // the caller write it again, so sync and seal faults are logged and
-        // retried on the next append or sync instead of returned.
-        let due = match self.policy {
-            FsyncPolicy::Always => true,
-            FsyncPolicy::Interval(every) => self.last_sync.elapsed() >= every,
-        };
-        if due {
-            if let Err(err) = self.sync() {
-                tracing::warn!(segment = self.number, error = %err, "segment sync failed; will retry");
+        let synced = match self.policy {
+            FsyncPolicy::Always => self.sync(),
+            FsyncPolicy::Interval(every) if self.last_sync.elapsed() >= every => {
+                self.sync()
             }
+            FsyncPolicy::Interval(_) => Ok(()),
+        };
+        if let Err(err) = synced {
+            // The caller will write the frame again: take this copy out so
+            // the retry does not leave it in the segment twice.
+            self.len = before;
+            let _ = self.file.set_len(before);
+            return Err(err);
         }
         if self.len >= self.limit {
             if let Err(err) = self.seal() {
-                tracing::warn!(segment = self.number, error = %err, "cannot seal segment; will retry");
+                tracing::warn!(segment = self.number, error = %err, "cannot seal the segment yet; retrying before the next frame");
             }
+        }
+        Ok(())
+    }
+
+    /// Fails when the segment file no longer has a name: its directory (or
+    /// the run directory) was removed, so what is written to it is lost.
+    fn check_linked(&self) -> io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        if self.file.metadata()?.nlink() == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "segment {} was removed while being written",
+                    self.dir.join(format!("{:08}.seg", self.number)).display()
+                ),
+            ));
         }
         Ok(())
     }
