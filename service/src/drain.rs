@@ -36,10 +36,17 @@ pub struct DrainOptions {
     pub segment_limit: u64,
     /// When to sync segments.
     pub fsync: FsyncPolicy,
-    /// Most record bytes per frame.
+    /// Most record bytes per frame. Each drain holds a few buffers of this
+    /// size (the copied records, their events, the encoded and the
+    /// compressed frame), so it bounds the service's memory per live run.
     pub batch_bytes: usize,
-    /// Longest sleep between polls of an idle ring.
+    /// Longest sleep between polls of a ring that was busy within the last
+    /// second: what a row logged then may wait before it is drained.
     pub idle_poll: Duration,
+    /// Longest sleep between polls of a ring that has been quiet for a
+    /// second or more; the first row after such a pause may wait this long.
+    /// It keeps a service with many quiet runs near zero CPU.
+    pub quiet_poll: Duration,
 }
 
 impl Default for DrainOptions {
@@ -47,8 +54,9 @@ impl Default for DrainOptions {
         DrainOptions {
             segment_limit: 16 << 20,
             fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
-            batch_bytes: 4 << 20,
+            batch_bytes: 1 << 20,
             idle_poll: Duration::from_millis(10),
+            quiet_poll: Duration::from_millis(40),
         }
     }
 }
@@ -240,6 +248,7 @@ impl<'a> Drain<'a> {
 
     fn run(&mut self, stop: &AtomicBool) -> DrainEnd {
         let mut idle = Duration::from_micros(200);
+        let mut last_progress = Instant::now();
         let mut last_liveness = Instant::now();
         let mut last_state = Instant::now();
         // The write position published when the stop was first seen: a
@@ -266,6 +275,7 @@ impl<'a> Drain<'a> {
             }
             if progressed {
                 idle = Duration::from_micros(200);
+                last_progress = Instant::now();
                 continue;
             }
             if self.pending.is_none() && self.trainer_gone(&mut last_liveness) {
@@ -280,7 +290,12 @@ impl<'a> Drain<'a> {
                 }
             }
             std::thread::sleep(idle);
-            idle = (idle * 2).min(self.options.idle_poll);
+            let longest = if last_progress.elapsed() >= Duration::from_secs(1) {
+                self.options.quiet_poll
+            } else {
+                self.options.idle_poll
+            };
+            idle = (idle * 2).min(longest);
         }
     }
 
