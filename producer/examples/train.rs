@@ -86,6 +86,45 @@ fn fit(path: &Path, epochs: u64, data: Vec<Sample>) -> Result<(), ringtrack::Err
         .config("train_rows", train.len() as u64)
         .config("val_rows", val.len() as u64);
     let mut run = Run::init(settings)?;
+    match log_training(&mut run, &train, &val, epochs) {
+        Ok(curve) => {
+            println!("run {} in {}", run.id(), run.dir().display());
+            println!(
+                "train/loss: first {:.4}, last {:.4} ({epochs} steps)",
+                curve.first_loss, curve.last_loss
+            );
+            println!(
+                "val/accuracy: final {:.4}, best {:.4}",
+                curve.last_val_acc, curve.best_val_acc
+            );
+        }
+        Err(err) => {
+            // Record the run as failed rather than let `Drop` finish it as a success.
+            let _ = run.finish_with(1, std::time::Duration::from_secs(60));
+            return Err(err);
+        }
+    }
+    let report = run.finish()?;
+    println!("{report}");
+    Ok(())
+}
+
+/// The figures of a finished training loop, for the closing lines.
+struct Curve {
+    first_loss: f64,
+    last_loss: f64,
+    last_val_acc: f64,
+    best_val_acc: f64,
+}
+
+/// Trains for `epochs` steps, logging every one through `run`.
+fn log_training(
+    run: &mut Run,
+    train: &[Sample],
+    val: &[Sample],
+    epochs: u64,
+) -> Result<Curve, ringtrack::Error> {
+    let dim = train[0].x.len();
     // Metric handles are resolved once; the loop below only logs values.
     let train_loss_m = run.metric("train/loss")?;
     let train_acc_m = run.metric("train/accuracy")?;
@@ -98,10 +137,10 @@ fn fit(path: &Path, epochs: u64, data: Vec<Sample>) -> Result<(), ringtrack::Err
     let (mut first_loss, mut last_loss) = (f64::NAN, f64::NAN);
     let (mut best_val_acc, mut last_val_acc) = (0.0_f64, 0.0_f64);
     for _ in 0..epochs {
-        let train_loss = loss_and_grad(&model, &train, L2, &mut grad);
-        let train_acc = accuracy(&model, &train);
-        let val_loss = loss(&model, &val);
-        let val_acc = accuracy(&model, &val);
+        let train_loss = loss_and_grad(&model, train, L2, &mut grad);
+        let train_acc = accuracy(&model, train);
+        let val_loss = loss(&model, val);
+        let val_acc = accuracy(&model, val);
         let step = run.log(&[
             (train_loss_m, train_loss),
             (train_acc_m, train_acc),
@@ -121,12 +160,12 @@ fn fit(path: &Path, epochs: u64, data: Vec<Sample>) -> Result<(), ringtrack::Err
 
     run.summary("best_val_accuracy", best_val_acc)?;
     run.summary("final_train_loss", last_loss)?;
-    println!("run {} in {}", run.id(), run.dir().display());
-    println!("train/loss: first {first_loss:.4}, last {last_loss:.4} ({epochs} steps)");
-    println!("val/accuracy: final {last_val_acc:.4}, best {best_val_acc:.4}");
-    let report = run.finish()?;
-    println!("{report}");
-    Ok(())
+    Ok(Curve {
+        first_loss,
+        last_loss,
+        last_val_acc,
+        best_val_acc,
+    })
 }
 
 /// First command-line argument, else `RINGTRACK_DATASET`, else the shared copy.

@@ -26,10 +26,12 @@
 //!
 //! Settings come from code and from `RINGTRACK_*` environment variables; see
 //! [`settings`]. The hot-path, full-ring, step and threading rules are in
-//! [`run`].
+//! [`run`]. C and C++ trainers use the same SDK through the C ABI in [`ffi`]
+//! and `include/ringtrack.h`.
 
 pub mod client;
 pub mod error;
+pub mod ffi;
 pub mod meta;
 pub mod metrics;
 pub mod paths;

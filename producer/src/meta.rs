@@ -40,6 +40,11 @@ pub struct RunMeta {
     pub mode: String,
     /// The SDK version that wrote the run.
     pub sdk_version: String,
+    /// The tracking server the run is uploaded to (`None`: kept local).
+    /// Never holds credentials: the uploading process reads those from its
+    /// own environment.
+    #[serde(default)]
+    pub tracking_uri: Option<String>,
 }
 
 impl RunMeta {
@@ -74,5 +79,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .open(&tmp)?;
     file.write_all(bytes)?;
     file.sync_data()?;
-    std::fs::rename(&tmp, path)
+    std::fs::rename(&tmp, path)?;
+    // The rename itself is durable only once the directory is synced.
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
 }

@@ -12,8 +12,12 @@
 //!
 //! [`Run::log`] and [`Run::log_at`] with [`Metric`] handles make no
 //! syscall, no allocation and take no lock: they check the handles, read
-//! the clock (a vDSO call on Linux, not a syscall), copy the row into the
-//! ring and publish it with one release store.
+//! the row clock, copy the row into the ring and publish it with one
+//! release store. The row clock reads the CPU's time-stamp counter where the
+//! kernel itself keeps time with it, re-anchored on CLOCK_REALTIME every
+//! 10 ms (a vDSO call, not a syscall), and reads CLOCK_REALTIME otherwise;
+//! its accuracy and `RINGTRACK_ROW_CLOCK=system` are described in the
+//! `clock` module (`producer/src/run/clock.rs`).
 //!
 //! # When the ring is full
 //!
@@ -59,7 +63,7 @@
 use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use ringbuf_core::record::{self, RowHeader};
 use ringbuf_core::{ReserveError, RingFile, RingOptions, RingWriter};
@@ -72,6 +76,8 @@ use crate::paths;
 use crate::protocol::{Reply, Request};
 use crate::settings::{Mode, Settings};
 use crate::value::{encode_config, encode_summary, ConfigValue, Value};
+
+mod clock;
 
 /// One history row for [`Run::log_row`]: named values with an optional
 /// explicit step and timestamp.
@@ -164,6 +170,8 @@ struct Active {
     stalled_at: Option<u64>,
     full_wait: Duration,
     finish_timeout: Duration,
+    /// Stamps rows.
+    clock: clock::RowClock,
     /// Reused between named rows so they allocate only for new names.
     scratch: Vec<u32>,
     control: Option<UnixStream>,
@@ -337,6 +345,14 @@ impl Run {
         crate::SharedRun::new(self)
     }
 
+    /// Lets go of the run without finishing it, for a forked child that
+    /// holds a copy of its parent's run: the child's mapping and socket are
+    /// closed, and nothing is written into the ring, whose one writer is the
+    /// parent.
+    pub(crate) fn abandon(mut self) {
+        self.state = State::Finished;
+    }
+
     pub(crate) fn end(
         &mut self,
         exit_code: i32,
@@ -357,17 +373,26 @@ impl Run {
 
     #[inline]
     fn auto_step(&self) -> Result<u64> {
+        // A match, not `ok_or(Error::StepOverflow)`: that builds the error
+        // and drops it (an out-of-line drop of the whole enum) on every
+        // call, about 30 instructions of a ~175-instruction `log`.
         match self.last_step {
             None => Ok(0),
-            Some(step) => step.checked_add(1).ok_or(Error::StepOverflow),
+            Some(step) => match step.checked_add(1) {
+                Some(next) => Ok(next),
+                None => Err(Error::StepOverflow),
+            },
         }
     }
 }
 
 impl Drop for Run {
     /// Finishes a run that was not finished: exit code 1 when the thread is
-    /// panicking, 0 otherwise. Errors cannot be returned from here; the data
-    /// stays in the ring for the service either way.
+    /// panicking, 0 otherwise. `Drop` cannot see why a run is dropped, so a
+    /// run dropped on an error path (`?` out of the training loop) is
+    /// recorded as finished; call [`Run::finish_with`] with a non-zero code
+    /// there to record it as failed. Errors cannot be returned from here;
+    /// the data stays in the ring for the service either way.
     fn drop(&mut self) {
         if let State::Active(a) = &self.state {
             let timeout = a.finish_timeout;
@@ -415,6 +440,8 @@ impl Active {
         id: String,
         dir: PathBuf,
     ) -> Result<Active> {
+        // First, so the clock's rate baseline grows while the ring is made.
+        let clock = clock::RowClock::new();
         let ring_path = create_ring_dir(settings, &dir).join(format!("{id}.ring"));
         let file = RingFile::create(&ring_path, RingOptions::with_capacity(capacity))?;
         let pid = std::process::id();
@@ -433,6 +460,7 @@ impl Active {
             ring_id: file.info().ring_id,
             mode: mode.as_str().to_owned(),
             sdk_version: env!("CARGO_PKG_VERSION").to_owned(),
+            tracking_uri: settings.resolved_tracking_uri(),
         };
         if let Err(source) = meta.store(&dir) {
             let _ = std::fs::remove_file(&ring_path);
@@ -454,6 +482,7 @@ impl Active {
             stalled_at: None,
             full_wait: settings.full_wait,
             finish_timeout: settings.finish_timeout,
+            clock,
             scratch: Vec::new(),
             control: None,
         };
@@ -519,7 +548,7 @@ impl Active {
         let header = RowHeader {
             seq: self.seq,
             step,
-            timestamp_ns: now_ns(),
+            timestamp_ns: self.clock.now_ns(),
         };
         let len = record::row_len(values.len(), 0);
         self.put(len, record::KIND_ROW, "row", |buf| {
@@ -576,7 +605,10 @@ impl Active {
         let header = RowHeader {
             seq: self.seq,
             step,
-            timestamp_ns: timestamp_ns.unwrap_or_else(now_ns),
+            timestamp_ns: match timestamp_ns {
+                Some(ns) => ns,
+                None => self.clock.now_ns(),
+            },
         };
         let len = record::row_len(values.len(), text_len);
         self.put(len, record::KIND_ROW, "row", |buf| {
@@ -704,6 +736,9 @@ impl Active {
         exit_code: i32,
         timeout: Duration,
     ) -> Result<FinishReport> {
+        // One deadline covers both waits: room for the finish record, then
+        // the drain.
+        let deadline = Instant::now() + timeout;
         let seq = self.seq;
         match self.writer.reserve(record::FINISH_LEN) {
             Ok(mut slot) => {
@@ -724,7 +759,6 @@ impl Active {
             }
         }
         self.seq += 1;
-        let deadline = Instant::now() + timeout;
         while !self.writer.is_drained() {
             if Instant::now() >= deadline {
                 return Err(Error::FinishTimeout {
@@ -779,7 +813,8 @@ fn create_ring_dir(settings: &Settings, run_dir: &Path) -> PathBuf {
                 .recursive(true)
                 .mode(0o700)
                 .create(&dir);
-            if made.is_ok() || explicit {
+            // A shared default location is used only when it is ours alone.
+            if explicit || (made.is_ok() && is_private_dir(&dir)) {
                 dir
             } else {
                 run_dir.to_owned()
@@ -789,13 +824,20 @@ fn create_ring_dir(settings: &Settings, run_dir: &Path) -> PathBuf {
     }
 }
 
-/// Nanoseconds since the Unix epoch.
+/// Whether `dir` is a directory owned by this user that no one else can
+/// enter.
+fn is_private_dir(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(dir).is_ok_and(|m| {
+        m.is_dir() && m.uid() == nix::unistd::getuid().as_raw() && m.mode() & 0o077 == 0
+    })
+}
+
+/// Nanoseconds since the Unix epoch (CLOCK_REALTIME), for everything but
+/// rows, which use the run's row clock.
 #[inline]
 pub(crate) fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
+    clock::realtime_ns()
 }
 
 fn random_u32() -> u32 {

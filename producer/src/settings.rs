@@ -11,6 +11,7 @@
 //! | `RINGTRACK_SERVICE_DIR` | the node service's directory | `$XDG_RUNTIME_DIR/ringtrack` or `/tmp/ringtrack-<uid>` |
 //! | `RINGTRACK_RING_DIR` | where ring files are created | `/dev/shm/ringtrack-<uid>` if `/dev/shm` exists, else the run directory |
 //! | `RINGTRACK_RING_SIZE` | ring capacity in bytes (`K`, `M`, `G` suffixes) | `16M` |
+//! | `RINGTRACK_MLFLOW_URI`, `MLFLOW_TRACKING_URI` | the MLflow server online runs are uploaded to (`http://` or `https://`) | none: runs stay local |
 //! | `RINGTRACK_SERVICE_BIN` | the `ringtrack` binary to start when no service runs | next to the program, then `PATH` |
 
 use std::path::PathBuf;
@@ -74,6 +75,7 @@ pub struct Settings {
     pub(crate) full_wait: Duration,
     pub(crate) finish_timeout: Duration,
     pub(crate) max_metrics: usize,
+    pub(crate) tracking_uri: Option<String>,
 }
 
 impl Settings {
@@ -93,6 +95,7 @@ impl Settings {
             full_wait: Duration::from_secs(2),
             finish_timeout: Duration::from_secs(60),
             max_metrics: DEFAULT_MAX_METRICS,
+            tracking_uri: None,
         }
     }
 
@@ -167,6 +170,27 @@ impl Settings {
     pub fn max_metrics(mut self, limit: usize) -> Settings {
         self.max_metrics = limit;
         self
+    }
+
+    /// The MLflow tracking server to upload the run to (instead of
+    /// `RINGTRACK_MLFLOW_URI` or `MLFLOW_TRACKING_URI`); an empty string
+    /// keeps the run local whatever the environment says. Credentials are
+    /// not set here: the uploading process reads MLflow's own variables.
+    pub fn tracking_uri(mut self, uri: impl Into<String>) -> Settings {
+        self.tracking_uri = Some(uri.into());
+        self
+    }
+
+    /// The tracking server: the setting, else `RINGTRACK_MLFLOW_URI`, else
+    /// `MLFLOW_TRACKING_URI`, when it is an `http(s)://` address.
+    pub(crate) fn resolved_tracking_uri(&self) -> Option<String> {
+        let uri = self.tracking_uri.clone().or_else(|| {
+            std::env::var("RINGTRACK_MLFLOW_URI")
+                .or_else(|_| std::env::var("MLFLOW_TRACKING_URI"))
+                .ok()
+        })?;
+        let uri = uri.trim().trim_end_matches('/').to_owned();
+        (uri.starts_with("http://") || uri.starts_with("https://")).then_some(uri)
     }
 
     pub(crate) fn resolved_mode(&self) -> Result<Mode> {

@@ -1,9 +1,10 @@
 //! Byte layout of a ring file and the checks that make a file a valid ring.
 //!
 //! A ring file is a 4096-byte header followed by a data region whose size
-//! (the capacity) is a power of two. All integers are little-endian; the
-//! header carries a byte-order marker so a ring written on a big-endian
-//! machine is refused rather than misread. The full description, with the
+//! (the capacity) is a power of two. The fixed fields and record headers are
+//! little-endian; the shared positions are native atomics, so the header
+//! carries a byte-order marker written in native order, and a ring written
+//! on a machine of the other byte order is refused rather than misread. The full description, with the
 //! ordering rules, is in `docs/ring-format.md`.
 
 /// The first eight bytes of every ring file.
@@ -12,8 +13,8 @@ pub const MAGIC: [u8; 8] = *b"RTRING\0\0";
 pub const VERSION: u32 = 1;
 /// Size of the header; the data region starts here.
 pub const HEADER_SIZE: usize = 4096;
-/// Written as a native `u64`; reads back as this value only on a
-/// little-endian machine.
+/// Written in native byte order; reads back as this value only on a machine
+/// of the writer's byte order.
 pub const BYTE_ORDER_MARK: u64 = 0x0102_0304_0506_0708;
 /// Smallest data region a ring may have.
 pub const MIN_CAPACITY: u64 = 4096;
@@ -50,8 +51,8 @@ pub mod offset {
     /// Producer cache line: `u64` write position (release-stored by the
     /// writer, acquire-loaded by the reader).
     pub const WRITE_POS: usize = 128;
-    /// Producer cache line: `u64` rows the writer could not place because
-    /// the ring stayed full.
+    /// Producer cache line: `u64` records the writer could not place
+    /// because the ring stayed full.
     pub const DROPPED: usize = 136;
     /// Producer cache line: `u64` times the writer found the ring full.
     pub const FULL_EVENTS: usize = 144;
@@ -118,7 +119,7 @@ pub fn write_header(header: &mut [u8], info: &HeaderInfo) {
     header[offset::CREATED_NS..offset::CREATED_NS + 8]
         .copy_from_slice(&info.created_ns.to_le_bytes());
     header[offset::BYTE_ORDER..offset::BYTE_ORDER + 8]
-        .copy_from_slice(&BYTE_ORDER_MARK.to_le_bytes());
+        .copy_from_slice(&BYTE_ORDER_MARK.to_ne_bytes());
 }
 
 /// Checks a copy of the fixed header fields against the file's length and
@@ -142,7 +143,9 @@ pub fn check_header(header: &[u8], file_len: u64) -> Result<HeaderInfo, String> 
             "format version is {version}, this build reads {VERSION}"
         ));
     }
-    if read_u64(header, offset::BYTE_ORDER) != BYTE_ORDER_MARK {
+    let mut mark = [0u8; 8];
+    mark.copy_from_slice(&header[offset::BYTE_ORDER..offset::BYTE_ORDER + 8]);
+    if u64::from_ne_bytes(mark) != BYTE_ORDER_MARK {
         return Err(
             "byte-order marker does not match: written on another kind of machine"
                 .to_string(),

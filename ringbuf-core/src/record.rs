@@ -283,6 +283,9 @@ pub fn decode_finish(payload: &[u8]) -> Result<(u64, i32), String> {
             payload.len()
         ));
     }
+    if get_u32(payload, 12)? != 0 {
+        return Err("finish payload's reserved word is not zero".into());
+    }
     Ok((get_u64(payload, 0)?, get_u32(payload, 8)? as i32))
 }
 

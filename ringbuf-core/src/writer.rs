@@ -167,7 +167,7 @@ impl RingWriter {
             contiguous + size
         };
         self.cached_read = self.read_pos();
-        self.write_pos + needed - self.cached_read <= self.capacity
+        fits(self.write_pos, self.cached_read, needed, self.capacity)
     }
 
     /// The published write position.
@@ -229,6 +229,15 @@ impl RingWriter {
             )
         }
     }
+}
+
+/// Whether `needed` more bytes fit between the positions. A read position
+/// ahead of the write position (which only a misbehaving reader produces)
+/// counts as a full ring, never as room.
+#[inline]
+fn fits(write_pos: u64, read_pos: u64, needed: u64, capacity: u64) -> bool {
+    let used = write_pos.wrapping_sub(read_pos);
+    used <= capacity && needed <= capacity - used
 }
 
 /// Room for one record's payload, reserved in a ring.

@@ -139,9 +139,8 @@ struct Drain<'a> {
     state: RunState,
     next_seq: u64,
     batch: Batch,
-    /// A frame that could not be written yet, with its ring end and the
-    /// exit code when it holds the finish record.
-    pending: Option<(Vec<u8>, u64, Option<i32>, u64)>,
+    /// A frame encoded but not yet written.
+    pending: Option<PendingFrame>,
     write_fault: Option<String>,
     state_dirty: bool,
 }
@@ -163,7 +162,29 @@ impl<'a> Drain<'a> {
             return Ok(Opened::Ended(DrainEnd::RunEnded(state.phase)));
         }
         check_ring_path(&meta.ring_path)?;
-        let ring = RingFile::open(&meta.ring_path).map_err(|e| e.to_string())?;
+        let ring = match RingFile::open(&meta.ring_path) {
+            Ok(ring) => ring,
+            Err(err)
+                if ring_is_gone(&err)
+                    && !process_alive(meta.pid, meta.pid_start_time) =>
+            {
+                // The trainer is gone and so is its ring (removed, or a
+                // tmpfs lost in a reboot): what the segments hold is all
+                // there is.
+                state.phase = Phase::Crashed;
+                state.error = Some(format!("{err}: rows not yet drained are lost"));
+                state.ended_ms = Some(now_ms());
+                tracing::warn!(run = %meta.id, error = %err, "run crashed and its ring is gone");
+                handle.set_phase(Phase::Crashed);
+                // As in `record_end`: a run whose end is not on disk stays
+                // registered for the next start.
+                return Ok(Opened::Ended(match state.store(dir) {
+                    Ok(()) => DrainEnd::RunEnded(Phase::Crashed),
+                    Err(_) => DrainEnd::Stopped,
+                }));
+            }
+            Err(err) => return Err(err.to_string()),
+        };
         if ring.info().ring_id != meta.ring_id {
             return Err(format!(
                 "ring file {} has id {:016x}, but run.json names {:016x}",
@@ -225,11 +246,17 @@ impl<'a> Drain<'a> {
         let mut idle = Duration::from_micros(200);
         let mut last_liveness = Instant::now();
         let mut last_state = Instant::now();
-        // The write position published when the stop was first seen: a
-        // stopping drain takes what was there then and no more, so a
-        // trainer that never pauses cannot hold the service up.
         let mut stop_at: Option<u64> = None;
         loop {
+            if stop.load(Ordering::Relaxed) {
+                // Drain what was published when the stop came, then pause;
+                // a trainer that keeps writing cannot hold the service up.
+                let target =
+                    *stop_at.get_or_insert_with(|| self.reader.stats().write_pos);
+                if self.pending.is_none() && self.reader.committed() >= target {
+                    return self.pause();
+                }
+            }
             let progressed = match self.step() {
                 Ok(Some(end)) => return end,
                 Ok(None) => true,
@@ -240,16 +267,12 @@ impl<'a> Drain<'a> {
                 self.housekeeping();
                 last_state = Instant::now();
             }
-            if stop.load(Ordering::Relaxed) {
-                let target =
-                    *stop_at.get_or_insert_with(|| self.reader.stats().write_pos);
-                if !progressed || self.reader.committed() >= target {
-                    return self.pause();
-                }
-            }
             if progressed {
                 idle = Duration::from_micros(200);
                 continue;
+            }
+            if stop.load(Ordering::Relaxed) && self.pending.is_some() {
+                return self.pause(); // a write fault: the ring keeps the rows
             }
             if self.pending.is_none() && self.trainer_gone(&mut last_liveness) {
                 // The trainer's last stores are visible now; take them.
@@ -272,10 +295,10 @@ impl<'a> Drain<'a> {
         if self.pending.is_none() {
             self.read_frame()?;
         }
-        let Some((frame, ring_end, finish, rows)) = self.pending.take() else {
+        let Some(frame) = self.pending.take() else {
             return Err(StepError::Idle);
         };
-        if let Err(err) = self.segments.append(&frame) {
+        if let Err(err) = self.segments.append(&frame.bytes) {
             if err.kind() == std::io::ErrorKind::NotFound {
                 // The segment or its directory was removed under the run:
                 // there is nowhere durable left to write to. The rows not
@@ -292,12 +315,13 @@ impl<'a> Drain<'a> {
                 self.handle.dir.display()
             );
             if self.write_fault.as_deref() != Some(message.as_str()) {
+                self.state.write_faults += 1;
                 tracing::error!(run = %self.meta.id, error = %message, "segment write failed; holding the ring");
                 self.state.error = Some(message.clone());
                 let _ = self.state.store(&self.handle.dir);
                 self.write_fault = Some(message);
             }
-            self.pending = Some((frame, ring_end, finish, rows));
+            self.pending = Some(frame);
             std::thread::sleep(Duration::from_millis(200));
             return Err(StepError::Idle);
         }
@@ -305,15 +329,16 @@ impl<'a> Drain<'a> {
             tracing::info!(run = %self.meta.id, "segment writes work again");
             self.state.error = None;
         }
-        self.state.rows += rows;
+        self.state.rows += frame.rows;
+        self.state.events += frame.events;
         self.handle.rows.store(self.state.rows, Ordering::Relaxed);
         self.state_dirty = true;
-        if let Some(exit_code) = finish {
+        if let Some(exit_code) = frame.finish {
             // The segment must hold the finish before the trainer is told.
-            return Ok(Some(self.close_after(ring_end, exit_code)));
+            return Ok(Some(self.close_after(frame.ring_end, exit_code)));
         }
         self.reader
-            .commit_read(ring_end)
+            .commit_read(frame.ring_end)
             .map_err(|e| StepError::Fatal(e.to_string()))?;
         Ok(None)
     }
@@ -356,7 +381,6 @@ impl<'a> Drain<'a> {
                 Event::Finish { exit_code, .. } => finish = Some(*exit_code),
                 _ => {}
             }
-            self.state.events += 1;
             let is_finish = finish.is_some();
             events.push(event);
             if is_finish {
@@ -371,7 +395,13 @@ impl<'a> Drain<'a> {
         }
         let frame =
             encode_frame(&events, self.batch.end_pos()).map_err(StepError::Fatal)?;
-        self.pending = Some((frame, self.batch.end_pos(), finish, rows));
+        self.pending = Some(PendingFrame {
+            bytes: frame,
+            ring_end: self.batch.end_pos(),
+            finish,
+            rows,
+            events: events.len() as u64,
+        });
         Ok(())
     }
 
@@ -477,9 +507,24 @@ impl<'a> Drain<'a> {
     }
 }
 
+/// A frame encoded from a batch, kept until it is in a segment.
+struct PendingFrame {
+    bytes: Vec<u8>,
+    /// Ring position just past the batch.
+    ring_end: u64,
+    /// The exit code, when the frame holds the finish record.
+    finish: Option<i32>,
+    rows: u64,
+    events: u64,
+}
+
 enum StepError {
     Idle,
     Fatal(String),
+}
+
+fn ring_is_gone(err: &ringbuf_core::RingError) -> bool {
+    matches!(err, ringbuf_core::RingError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
 }
 
 fn finish_phase(exit_code: i32) -> Phase {
@@ -516,6 +561,8 @@ fn check_ring_path(path: &Path) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
     let meta = match std::fs::symlink_metadata(path) {
         Ok(meta) => meta,
+        // Opening it says so, and a missing ring has its own rule.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(format!("ring file {}: {e}", path.display())),
     };
     if !meta.file_type().is_file() {

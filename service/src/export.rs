@@ -14,8 +14,10 @@
 //!
 //! A JSON line is `{"step":0,"timestamp_ns":...,"values":{"name":value}}`
 //! with the values in the order logged. A CSV file has the columns `step`,
-//! `timestamp_ns` and one per metric in the order the metrics were first
-//! logged; a metric absent from a row is an empty cell.
+//! `timestamp_ns` and one per metric in the order the metrics were defined
+//! (first resolved or first logged by name); a metric absent from a row is
+//! an empty cell. A text value that reads `NaN` or `Infinity` prints like
+//! the float: the JSON and CSV forms do not tell the two apart.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};

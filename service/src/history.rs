@@ -47,7 +47,16 @@ impl History {
     pub fn from_events(events: &[Event]) -> History {
         let mut history = History::default();
         let mut names: BTreeMap<u32, String> = BTreeMap::new();
+        let mut next_seq = 0u64;
         for event in events {
+            // A repeated event (one written twice) counts once.
+            if event.seq() < next_seq {
+                history
+                    .anomalies
+                    .push(format!("event {} appears more than once", event.seq()));
+                continue;
+            }
+            next_seq = event.seq() + 1;
             match event {
                 Event::Metric { id, name, .. } => {
                     if names.insert(*id, name.clone()).is_none() {

@@ -8,8 +8,10 @@
 //! - [`event`], [`history`], [`export`]: what segments hold, rebuilt into a
 //!   run's history and written out exactly;
 //! - [`runs`]: finding runs on disk for the CLI;
+//! - [`upload`]: shipping runs to an MLflow tracking server, from the
+//!   service in the background or from `ringtrack sync`;
 //! - [`state`], [`registry`]: the small files that say how a run stands
-//!   and which runs the service is draining.
+//!   and which runs the service is draining or uploading.
 
 pub mod daemon;
 pub mod drain;
@@ -22,4 +24,5 @@ pub mod runs;
 pub mod segment;
 pub mod server;
 pub mod state;
+pub mod upload;
 pub mod verify;

@@ -14,6 +14,8 @@ use ringtrack_service::runs::{list_runs, load_history, resolve_run};
 use ringtrack_service::segment::FsyncPolicy;
 use ringtrack_service::{daemon, logging, server, verify};
 
+mod sync;
+
 /// Fast, crash-proof metrics logging for machine-learning training.
 #[derive(Debug, Parser)]
 #[command(name = "ringtrack", version, about, propagate_version = true)]
@@ -29,7 +31,12 @@ enum Command {
     /// Show whether a service is running and which runs it drains.
     Status {
         /// The service directory.
-        #[arg(long, env = "RINGTRACK_SERVICE_DIR", value_name = "DIR")]
+        #[arg(
+            long,
+            visible_alias = "dir",
+            env = "RINGTRACK_SERVICE_DIR",
+            value_name = "DIR"
+        )]
         service_dir: Option<PathBuf>,
     },
     /// List the runs under the run directory root.
@@ -65,6 +72,27 @@ enum Command {
         #[arg(long)]
         summary: bool,
     },
+    /// Upload runs to their MLflow tracking server (offline runs, or runs
+    /// whose upload did not finish). Safe while the service runs.
+    Sync {
+        /// Runs to upload (ids, id prefixes, names or run directories).
+        runs: Vec<String>,
+        /// Upload every run under the root that is not fully uploaded.
+        #[arg(long, conflicts_with = "runs")]
+        all: bool,
+        /// The run directory root.
+        #[arg(
+            long,
+            env = "RINGTRACK_DIR",
+            default_value = "ringtrack-runs",
+            value_name = "DIR"
+        )]
+        dir: PathBuf,
+        /// The tracking server, for runs that do not name one (else
+        /// `RINGTRACK_MLFLOW_URI` or `MLFLOW_TRACKING_URI`).
+        #[arg(long, value_name = "URI")]
+        uri: Option<String>,
+    },
     /// Check every frame's checksum and the sequence numbers of a run.
     Verify {
         /// A run id, id prefix, name, or run directory.
@@ -83,7 +111,12 @@ enum Command {
 #[derive(Debug, clap::Args)]
 struct ServiceArgs {
     /// The service directory (lock, socket, log, registry).
-    #[arg(long, env = "RINGTRACK_SERVICE_DIR", value_name = "DIR")]
+    #[arg(
+        long,
+        visible_alias = "service-dir",
+        env = "RINGTRACK_SERVICE_DIR",
+        value_name = "DIR"
+    )]
     dir: Option<PathBuf>,
     /// Detach and return once the service is ready.
     #[arg(long)]
@@ -117,6 +150,12 @@ fn main() -> ExitCode {
                     summary,
                 } => export(&dir, &run, format, config, summary),
                 Command::Verify { run, dir } => verify(&dir, &run),
+                Command::Sync {
+                    runs,
+                    all,
+                    dir,
+                    uri,
+                } => sync::sync(&dir, &runs, all, uri.as_deref()),
                 Command::Service(_) => unreachable!("handled above"),
             }
         }
@@ -215,7 +254,11 @@ fn stop_service(dir: &std::path::Path) -> anyhow::Result<ExitCode> {
     ringtrack::client::call(&mut stream, &Request::Stop)?;
     // The service closes the socket when it has drained and exited.
     let socket = ringtrack::paths::socket_path(dir);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while socket.exists() {
+        if std::time::Instant::now() >= deadline {
+            bail!("the service was asked to stop but is still running after 120 s");
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
     println!("service stopped");
@@ -268,9 +311,11 @@ fn ls(root: &std::path::Path) -> anyhow::Result<ExitCode> {
         println!("no runs under {}", root.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let mut table = vec![["RUN", "PROJECT", "NAME", "STATE", "ROWS", "SIZE", "MODE"]
-        .map(String::from)
-        .to_vec()];
+    let mut table = vec![[
+        "RUN", "PROJECT", "NAME", "STATE", "ROWS", "DROPPED", "SIZE", "UPLOAD",
+    ]
+    .map(String::from)
+    .to_vec()];
     for run in &runs {
         let rows = run
             .state
@@ -291,8 +336,11 @@ fn ls(root: &std::path::Path) -> anyhow::Result<ExitCode> {
             run.meta.name.clone(),
             state,
             rows,
+            run.state
+                .as_ref()
+                .map_or("?".to_owned(), |s| s.dropped.to_string()),
             human_bytes(run.segment_bytes()),
-            run.meta.mode.clone(),
+            run.upload_status(),
         ]);
     }
     print_table(&table);
@@ -309,7 +357,7 @@ fn export(
     let run = resolve_run(root, what)?;
     let (history, problems) = load_history(&run)?;
     for problem in &problems {
-        eprintln!("ringtrack: warning: {problem}; rows after it are not exported");
+        eprintln!("ringtrack: warning: {problem}; the rest of that file is not exported");
     }
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

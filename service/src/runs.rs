@@ -41,6 +41,32 @@ impl RunEntry {
             .sum()
     }
 
+    /// How the run's upload stands, for `ls`: `offline` or `local` (not
+    /// uploaded), `pending`, `<acked>/<total>` rows, or `done`; `degraded`
+    /// is added when the server refused a batch.
+    pub fn upload_status(&self) -> String {
+        let cursor = crate::upload::cursor::UploadCursor::load(&self.dir)
+            .ok()
+            .flatten();
+        let Some(cursor) = cursor else {
+            return match (self.meta.mode.as_str(), &self.meta.tracking_uri) {
+                ("offline", _) => "offline".into(),
+                (_, None) => "local".into(),
+                _ => "pending".into(),
+            };
+        };
+        let progress = if cursor.complete {
+            "done".to_owned()
+        } else {
+            format!("{}/{}", cursor.rows_acked, cursor.rows_total)
+        };
+        if cursor.degraded() {
+            format!("{progress},degraded")
+        } else {
+            progress
+        }
+    }
+
     /// The state's name, `unknown` before the service wrote one.
     pub fn phase_name(&self) -> &'static str {
         self.state.as_ref().map_or("unknown", |s| s.phase.as_str())

@@ -65,6 +65,7 @@ pub fn take_lock(dir: &Path) -> anyhow::Result<NodeLock> {
         .with_context(|| {
             format!("cannot create the service directory {}", dir.display())
         })?;
+    check_private_dir(dir)?;
     let path = dir.join("service.lock");
     let mut file = OpenOptions::new()
         .read(true)
@@ -89,6 +90,26 @@ pub fn take_lock(dir: &Path) -> anyhow::Result<NodeLock> {
     file.set_len(0)?;
     writeln!(file, "{}", std::process::id())?;
     Ok(NodeLock { _file: file })
+}
+
+/// Refuses a service directory that another user owns, and tightens one of
+/// ours that others could enter.
+fn check_private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(dir).with_context(|| {
+        format!("cannot stat the service directory {}", dir.display())
+    })?;
+    let me = nix::unistd::getuid().as_raw();
+    if !meta.is_dir() || meta.uid() != me {
+        bail!(
+            "the service directory {} is not a directory owned by uid {me}; refusing to use it",
+            dir.display()
+        );
+    }
+    if meta.mode() & 0o077 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 struct Service {
@@ -128,6 +149,17 @@ pub fn run(
     tracing::info!(dir = %service.options.dir.display(), pid = std::process::id(), "service started");
     for (id, dir) in registry::list(&service.options.dir) {
         service.start_drain(id, dir);
+    }
+    match crate::upload::worker::spawn(
+        service.options.dir.clone(),
+        Arc::clone(&service.stop),
+    ) {
+        Ok(thread) => service
+            .threads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(thread),
+        Err(e) => tracing::error!(error = %e, "cannot start the uploader"),
     }
     ready(Ok(()));
     accept_loop(&service, &listener);
@@ -227,6 +259,7 @@ impl Service {
         let (id, handle) = match checked.and_then(|id| {
             registry::add(&self.options.dir, &id, &run_dir)
                 .map_err(|e| format!("cannot record the run: {e}"))?;
+            queue_upload(&self.options.dir, &id, &run_dir)?;
             Ok(id)
         }) {
             Ok(id) => {
@@ -316,6 +349,16 @@ impl Service {
             runs: list,
         }
     }
+}
+
+/// Queues an online run that names a tracking server for upload.
+fn queue_upload(service_dir: &Path, id: &str, run_dir: &Path) -> Result<(), String> {
+    let meta = RunMeta::load(run_dir)?;
+    if meta.mode == "online" && meta.tracking_uri.is_some() {
+        registry::add_in(service_dir, crate::upload::worker::UPLOADS, id, run_dir)
+            .map_err(|e| format!("cannot queue the run's upload: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Accepts connections only from processes of the service's own user.

@@ -60,6 +60,10 @@ pub struct RunState {
     pub events: u64,
     /// Records the trainer dropped because the ring stayed full.
     pub dropped: u64,
+    /// Times segment writing started failing (counted once per fault, not
+    /// per retry).
+    #[serde(default)]
+    pub write_faults: u64,
     /// The fault, for the error phase, or the last write fault.
     pub error: Option<String>,
     /// When this file was written, ms since the Unix epoch.
@@ -77,6 +81,7 @@ impl RunState {
             rows: 0,
             events: 0,
             dropped: 0,
+            write_faults: 0,
             error: None,
             updated_ms: now_ms(),
             ended_ms: None,

@@ -40,6 +40,7 @@ pub fn make_run(sandbox: &Sandbox, id: &str, ring_path: &Path, ring_id: u64) -> 
         ring_id,
         mode: "offline".to_owned(),
         sdk_version: "test".to_owned(),
+        tracking_uri: None,
     };
     meta.store(&dir).expect("run.json");
     dir

@@ -21,7 +21,7 @@ pub fn bin_path(name: &str) -> PathBuf {
     let path = dir.join(name);
     assert!(
         path.is_file(),
-        "{} is missing: build with `cargo build --workspace --bins --examples` first",
+        "{} is missing: build with `cargo build --workspace --lib --bins --examples` first",
         path.display()
     );
     path
@@ -87,6 +87,8 @@ impl Sandbox {
             .ring_dir(&self.ring_dir)
             .service_bin(bin_path("ringtrack"))
             .ring_capacity(1 << 20)
+            // Never upload to whatever server the environment names.
+            .tracking_uri("")
     }
 
     /// Environment that points the CLI, the SDK and the service here.
@@ -96,12 +98,23 @@ impl Sandbox {
             .env("RINGTRACK_SERVICE_DIR", &self.service_dir)
             .env("RINGTRACK_RING_DIR", &self.ring_dir)
             .env("RINGTRACK_SERVICE_BIN", bin_path("ringtrack"))
-            .env_remove("RINGTRACK_MODE");
+            .env_remove("RINGTRACK_MODE")
+            .env_remove("MLFLOW_TRACKING_URI")
+            .env_remove("RINGTRACK_MLFLOW_URI");
     }
 
     /// Starts `ringtrack service` in the foreground as a child process and
     /// waits until its socket answers.
     pub fn start_service(&self, extra: &[&str]) -> ServiceProcess {
+        self.start_service_with(extra, &[])
+    }
+
+    /// Starts the service with extra environment variables.
+    pub fn start_service_with(
+        &self,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> ServiceProcess {
         let mut command = Command::new(bin_path("ringtrack"));
         command
             .arg("service")
@@ -109,6 +122,7 @@ impl Sandbox {
             .arg(&self.service_dir)
             .args(extra);
         self.env(&mut command);
+        command.envs(env.iter().copied());
         command
             .stdin(Stdio::null())
             .stdout(Stdio::null())

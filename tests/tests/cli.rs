@@ -56,11 +56,15 @@ fn ls_shows_state_rows_and_size() {
     let header = listing.lines().next().unwrap();
     assert_eq!(
         header.split_whitespace().collect::<Vec<_>>(),
-        ["RUN", "PROJECT", "NAME", "STATE", "ROWS", "SIZE", "MODE"]
+        ["RUN", "PROJECT", "NAME", "STATE", "ROWS", "DROPPED", "SIZE", "UPLOAD"]
     );
     let line = listing.lines().find(|l| l.starts_with(&id)).unwrap();
     let cells: Vec<&str> = line.split_whitespace().collect();
-    assert_eq!(&cells[1..5], ["cli", "cli-run", "finished", "25"], "{line}");
+    assert_eq!(
+        &cells[1..6],
+        ["cli", "cli-run", "finished", "25", "0"],
+        "{line}"
+    );
 }
 
 #[test]
@@ -85,9 +89,8 @@ fn verify_catches_a_flipped_byte_and_export_warns() {
     );
     let out = sandbox.ringtrack(&["export", &id]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("rows after it are not exported")
-    );
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("the rest of that file is not exported"));
 }
 
 #[test]

@@ -54,6 +54,9 @@ impl FileHeader {
             return Err("not a segment file (bad magic)".into());
         }
         let version = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
+        if u32::from_le_bytes([b[12], b[13], b[14], b[15]]) != 0 {
+            return Err("segment file header's reserved word is not zero".into());
+        }
         if version != FILE_VERSION {
             return Err(format!(
                 "segment format version {version}, this build reads {FILE_VERSION}"

@@ -20,7 +20,8 @@
 //! leaves without finishing (exit 143). `--pause-every N:MS` sleeps MS ms
 //! after every N rows, so a service has time to catch up.
 //!
-//! Settings come from the `RINGTRACK_*` environment. Values are
+//! Settings come from the `RINGTRACK_*` environment; the project is
+//! `RINGTRACK_TRAINER_PROJECT` (default `trainer-test`). Values are
 //! `step * 1000 + metric index`, so any row can be checked from its step.
 //! A truth line is written with one `write` call after `log` returned, so a
 //! kill leaves either the whole line or none of it.
@@ -91,7 +92,9 @@ fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
         None => None,
     };
 
-    let mut settings = Settings::new("trainer-test").config("rows", rows);
+    let project = std::env::var("RINGTRACK_TRAINER_PROJECT")
+        .unwrap_or_else(|_| "trainer-test".into());
+    let mut settings = Settings::new(project).config("rows", rows);
     if let Some(ms) = option("--full-wait") {
         settings = settings.full_wait(Duration::from_millis(ms.parse()?));
     }
