@@ -39,7 +39,7 @@ use ringtrack_benches::{
     emit, fill_row, knob, pin_current_thread, pinning, service_binary, BenchService,
     Latency,
 };
-use ringtrack_tests::replay::{self, ReplayValue};
+use ringtrack_tests::replay;
 use serde_json::json;
 
 fn main() {
@@ -320,14 +320,6 @@ fn freshness(service: &BenchService, samples: u64) {
     emit("freshness", "log to segment", p.json());
 }
 
-fn value(v: &ReplayValue) -> Value {
-    match v {
-        ReplayValue::Int(i) => Value::I64(*i),
-        ReplayValue::Float(f) => Value::F64(*f),
-        ReplayValue::Text(t) => Value::Text(t.clone()),
-    }
-}
-
 /// Size of a file, or of every file under a folder.
 fn tree_bytes(path: &Path) -> u64 {
     if path.is_dir() {
@@ -356,7 +348,7 @@ fn bytes_per_row(service: &BenchService) {
             let values: Vec<(&str, Value)> = row
                 .values
                 .iter()
-                .map(|(k, v)| (k.as_str(), value(v)))
+                .map(|(k, v)| (k.as_str(), v.to_value()))
                 .collect();
             values_logged += values.len() as u64;
             run.log_row(&Row {

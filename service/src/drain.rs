@@ -36,10 +36,17 @@ pub struct DrainOptions {
     pub segment_limit: u64,
     /// When to sync segments.
     pub fsync: FsyncPolicy,
-    /// Most record bytes per frame.
+    /// Most record bytes per frame. Each drain holds a few buffers of this
+    /// size (the copied records, their events, the encoded and the
+    /// compressed frame), so it bounds the service's memory per live run.
     pub batch_bytes: usize,
-    /// Longest sleep between polls of an idle ring.
+    /// Longest sleep between polls of a ring that was busy within the last
+    /// second: what a row logged then may wait before it is drained.
     pub idle_poll: Duration,
+    /// Longest sleep between polls of a ring that has been quiet for a
+    /// second or more; the first row after such a pause may wait this long.
+    /// It keeps a service with many quiet runs near zero CPU.
+    pub quiet_poll: Duration,
 }
 
 impl Default for DrainOptions {
@@ -47,8 +54,9 @@ impl Default for DrainOptions {
         DrainOptions {
             segment_limit: 16 << 20,
             fsync: FsyncPolicy::Interval(Duration::from_secs(1)),
-            batch_bytes: 4 << 20,
+            batch_bytes: 1 << 20,
             idle_poll: Duration::from_millis(10),
+            quiet_poll: Duration::from_millis(40),
         }
     }
 }
@@ -161,30 +169,26 @@ impl<'a> Drain<'a> {
             handle.set_phase(state.phase);
             return Ok(Opened::Ended(DrainEnd::RunEnded(state.phase)));
         }
+        let ring_gone = matches!(
+            std::fs::symlink_metadata(&meta.ring_path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound
+        );
+        if ring_gone && !process_alive(meta.pid, meta.pid_start_time) {
+            // The trainer is gone and so is its ring (removed, or a tmpfs
+            // lost in a reboot): what the segments hold is all there is.
+            state.phase = Phase::Crashed;
+            state.error = Some(format!(
+                "ring file {} is gone: rows not yet drained are lost",
+                meta.ring_path.display()
+            ));
+            state.ended_ms = Some(now_ms());
+            let _ = state.store(dir);
+            tracing::warn!(run = %meta.id, ring = %meta.ring_path.display(), "run crashed and its ring is gone");
+            handle.set_phase(Phase::Crashed);
+            return Ok(Opened::Ended(DrainEnd::RunEnded(Phase::Crashed)));
+        }
         check_ring_path(&meta.ring_path)?;
-        let ring = match RingFile::open(&meta.ring_path) {
-            Ok(ring) => ring,
-            Err(err)
-                if ring_is_gone(&err)
-                    && !process_alive(meta.pid, meta.pid_start_time) =>
-            {
-                // The trainer is gone and so is its ring (removed, or a
-                // tmpfs lost in a reboot): what the segments hold is all
-                // there is.
-                state.phase = Phase::Crashed;
-                state.error = Some(format!("{err}: rows not yet drained are lost"));
-                state.ended_ms = Some(now_ms());
-                tracing::warn!(run = %meta.id, error = %err, "run crashed and its ring is gone");
-                handle.set_phase(Phase::Crashed);
-                // As in `record_end`: a run whose end is not on disk stays
-                // registered for the next start.
-                return Ok(Opened::Ended(match state.store(dir) {
-                    Ok(()) => DrainEnd::RunEnded(Phase::Crashed),
-                    Err(_) => DrainEnd::Stopped,
-                }));
-            }
-            Err(err) => return Err(err.to_string()),
-        };
+        let ring = RingFile::open(&meta.ring_path).map_err(|e| e.to_string())?;
         if ring.info().ring_id != meta.ring_id {
             return Err(format!(
                 "ring file {} has id {:016x}, but run.json names {:016x}",
@@ -244,19 +248,14 @@ impl<'a> Drain<'a> {
 
     fn run(&mut self, stop: &AtomicBool) -> DrainEnd {
         let mut idle = Duration::from_micros(200);
+        let mut last_progress = Instant::now();
         let mut last_liveness = Instant::now();
         let mut last_state = Instant::now();
+        // The write position published when the stop was first seen: a
+        // stopping drain takes what was there then and no more, so a
+        // trainer that never pauses cannot hold the service up.
         let mut stop_at: Option<u64> = None;
         loop {
-            if stop.load(Ordering::Relaxed) {
-                // Drain what was published when the stop came, then pause;
-                // a trainer that keeps writing cannot hold the service up.
-                let target =
-                    *stop_at.get_or_insert_with(|| self.reader.stats().write_pos);
-                if self.pending.is_none() && self.reader.committed() >= target {
-                    return self.pause();
-                }
-            }
             let progressed = match self.step() {
                 Ok(Some(end)) => return end,
                 Ok(None) => true,
@@ -267,12 +266,17 @@ impl<'a> Drain<'a> {
                 self.housekeeping();
                 last_state = Instant::now();
             }
+            if stop.load(Ordering::Relaxed) {
+                let target =
+                    *stop_at.get_or_insert_with(|| self.reader.stats().write_pos);
+                if !progressed || self.reader.committed() >= target {
+                    return self.pause();
+                }
+            }
             if progressed {
                 idle = Duration::from_micros(200);
+                last_progress = Instant::now();
                 continue;
-            }
-            if stop.load(Ordering::Relaxed) && self.pending.is_some() {
-                return self.pause(); // a write fault: the ring keeps the rows
             }
             if self.pending.is_none() && self.trainer_gone(&mut last_liveness) {
                 // The trainer's last stores are visible now; take them.
@@ -286,7 +290,12 @@ impl<'a> Drain<'a> {
                 }
             }
             std::thread::sleep(idle);
-            idle = (idle * 2).min(self.options.idle_poll);
+            let longest = if last_progress.elapsed() >= Duration::from_secs(1) {
+                self.options.quiet_poll
+            } else {
+                self.options.idle_poll
+            };
+            idle = (idle * 2).min(longest);
         }
     }
 
@@ -523,10 +532,6 @@ enum StepError {
     Fatal(String),
 }
 
-fn ring_is_gone(err: &ringbuf_core::RingError) -> bool {
-    matches!(err, ringbuf_core::RingError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
-}
-
 fn finish_phase(exit_code: i32) -> Phase {
     if exit_code == 0 {
         Phase::Finished
@@ -561,8 +566,6 @@ fn check_ring_path(path: &Path) -> Result<(), String> {
     use std::os::unix::fs::MetadataExt;
     let meta = match std::fs::symlink_metadata(path) {
         Ok(meta) => meta,
-        // Opening it says so, and a missing ring has its own rule.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(format!("ring file {}: {e}", path.display())),
     };
     if !meta.file_type().is_file() {

@@ -41,27 +41,15 @@ enum Command {
     },
     /// List the runs under the run directory root.
     Ls {
-        /// The run directory root.
-        #[arg(
-            long,
-            env = "RINGTRACK_DIR",
-            default_value = "ringtrack-runs",
-            value_name = "DIR"
-        )]
-        dir: PathBuf,
+        #[command(flatten)]
+        root: RootArg,
     },
     /// Write a run's history (or its config or summary) to stdout.
     Export {
         /// A run id, id prefix, name, or run directory.
         run: String,
-        /// The run directory root.
-        #[arg(
-            long,
-            env = "RINGTRACK_DIR",
-            default_value = "ringtrack-runs",
-            value_name = "DIR"
-        )]
-        dir: PathBuf,
+        #[command(flatten)]
+        root: RootArg,
         /// The format of the rows.
         #[arg(long, value_enum, default_value = "jsonl")]
         format: Format,
@@ -80,14 +68,8 @@ enum Command {
         /// Upload every run under the root that is not fully uploaded.
         #[arg(long, conflicts_with = "runs")]
         all: bool,
-        /// The run directory root.
-        #[arg(
-            long,
-            env = "RINGTRACK_DIR",
-            default_value = "ringtrack-runs",
-            value_name = "DIR"
-        )]
-        dir: PathBuf,
+        #[command(flatten)]
+        root: RootArg,
         /// The tracking server, for runs that do not name one (else
         /// `RINGTRACK_MLFLOW_URI` or `MLFLOW_TRACKING_URI`).
         #[arg(long, value_name = "URI")]
@@ -97,15 +79,22 @@ enum Command {
     Verify {
         /// A run id, id prefix, name, or run directory.
         run: String,
-        /// The run directory root.
-        #[arg(
-            long,
-            env = "RINGTRACK_DIR",
-            default_value = "ringtrack-runs",
-            value_name = "DIR"
-        )]
-        dir: PathBuf,
+        #[command(flatten)]
+        root: RootArg,
     },
+}
+
+/// The run directory root, shared by the commands that read runs.
+#[derive(Debug, clap::Args)]
+struct RootArg {
+    /// The run directory root.
+    #[arg(
+        long,
+        env = "RINGTRACK_DIR",
+        default_value = "ringtrack-runs",
+        value_name = "DIR"
+    )]
+    dir: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -141,21 +130,21 @@ fn main() -> ExitCode {
             logging::init_cli();
             match command {
                 Command::Status { service_dir } => status(service_dir),
-                Command::Ls { dir } => ls(&dir),
+                Command::Ls { root } => ls(&root.dir),
                 Command::Export {
                     run,
-                    dir,
+                    root,
                     format,
                     config,
                     summary,
-                } => export(&dir, &run, format, config, summary),
-                Command::Verify { run, dir } => verify(&dir, &run),
+                } => export(&root.dir, &run, format, config, summary),
+                Command::Verify { run, root } => verify(&root.dir, &run),
                 Command::Sync {
                     runs,
                     all,
-                    dir,
+                    root,
                     uri,
-                } => sync::sync(&dir, &runs, all, uri.as_deref()),
+                } => sync::sync(&root.dir, &runs, all, uri.as_deref()),
                 Command::Service(_) => unreachable!("handled above"),
             }
         }
@@ -214,7 +203,7 @@ fn service(args: ServiceArgs) -> anyhow::Result<ExitCode> {
         None
     };
     // Owner-only from the start: the socket, the log and the registry live
-    // here (take_lock would not narrow an existing directory's mode).
+    // here.
     {
         use std::os::unix::fs::DirBuilderExt;
         std::fs::DirBuilder::new()

@@ -99,6 +99,26 @@ pub enum ReplayValue {
 
 /// One row to log: an optional step, an optional wall-clock time in
 /// milliseconds, and the values it carries.
+impl ReplayValue {
+    /// The value as the SDK logs it.
+    pub fn to_value(&self) -> ringtrack::Value {
+        match self {
+            ReplayValue::Int(i) => ringtrack::Value::I64(*i),
+            ReplayValue::Float(f) => ringtrack::Value::F64(*f),
+            ReplayValue::Text(t) => ringtrack::Value::Text(t.clone()),
+        }
+    }
+
+    /// The value as a config entry.
+    pub fn to_config_value(&self) -> ringtrack::ConfigValue {
+        match self {
+            ReplayValue::Int(i) => ringtrack::ConfigValue::Int(*i),
+            ReplayValue::Float(f) => ringtrack::ConfigValue::Float(*f),
+            ReplayValue::Text(t) => ringtrack::ConfigValue::Text(t.clone()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ReplayRow {
     pub step: Option<u64>,

@@ -3,33 +3,17 @@
 //! compared with the source: every key, step, value and timestamp, in
 //! order, bit for bit; the config and the explicit summary too.
 
-use ringtrack::{ConfigValue, Row, Run, Value};
+use ringtrack::{Row, Run, Value};
 use ringtrack_tests::harness::decode_value;
-use ringtrack_tests::replay::{self, ReplayRun, ReplayValue};
+use ringtrack_tests::replay::{self, ReplayRun};
 use ringtrack_tests::Sandbox;
-
-fn value(v: &ReplayValue) -> Value {
-    match v {
-        ReplayValue::Int(i) => Value::I64(*i),
-        ReplayValue::Float(f) => Value::F64(*f),
-        ReplayValue::Text(t) => Value::Text(t.clone()),
-    }
-}
-
-fn config_value(v: &ReplayValue) -> ConfigValue {
-    match v {
-        ReplayValue::Int(i) => ConfigValue::Int(*i),
-        ReplayValue::Float(f) => ConfigValue::Float(*f),
-        ReplayValue::Text(t) => ConfigValue::Text(t.clone()),
-    }
-}
 
 /// Logs one source; returns the run id and the steps the SDK used.
 fn log_source(sandbox: &Sandbox, source: &ReplayRun) -> (String, Vec<u64>) {
     let project = source.source.replace('.', "-");
     let mut settings = sandbox.settings(&project).run_name(&source.source);
     for (key, v) in &source.config {
-        settings = settings.config(key.as_str(), config_value(v));
+        settings = settings.config(key.as_str(), v.to_config_value());
     }
     let mut run = Run::init(settings).expect("init");
     let mut steps = Vec::new();
@@ -37,7 +21,7 @@ fn log_source(sandbox: &Sandbox, source: &ReplayRun) -> (String, Vec<u64>) {
         let values: Vec<(&str, Value)> = row
             .values
             .iter()
-            .map(|(k, v)| (k.as_str(), value(v)))
+            .map(|(k, v)| (k.as_str(), v.to_value()))
             .collect();
         let step = run
             .log_row(&Row {
@@ -49,7 +33,7 @@ fn log_source(sandbox: &Sandbox, source: &ReplayRun) -> (String, Vec<u64>) {
         steps.push(step);
     }
     for (key, v) in &source.summary {
-        run.summary(key, value(v)).expect("summary");
+        run.summary(key, v.to_value()).expect("summary");
     }
     let id = run.id().to_owned();
     let report = run.finish().expect("finish");
@@ -78,7 +62,7 @@ fn check_rows(sandbox: &Sandbox, source: &ReplayRun, id: &str, steps: &[u64]) {
         for ((key, want), (got_key, got_value)) in row.values.iter().zip(&got.values) {
             assert_eq!(key, got_key, "{context}: key order");
             assert!(
-                value(want).bit_eq(got_value),
+                want.to_value().bit_eq(got_value),
                 "{context}: {key}: {want:?} came back {got_value:?}"
             );
         }
@@ -98,7 +82,7 @@ fn check_config_and_summary(sandbox: &Sandbox, source: &ReplayRun, id: &str) {
     for (key, want) in &source.config {
         let got = decode_value(&config[key]);
         assert!(
-            value(want).bit_eq(&got),
+            want.to_value().bit_eq(&got),
             "{}: config {key}: {want:?} vs {got:?}",
             source.source
         );
@@ -109,7 +93,7 @@ fn check_config_and_summary(sandbox: &Sandbox, source: &ReplayRun, id: &str) {
     for (key, want) in &source.summary {
         let got = decode_value(&summary[key]);
         assert!(
-            value(want).bit_eq(&got),
+            want.to_value().bit_eq(&got),
             "{}: summary {key}: {want:?} vs {got:?}",
             source.source
         );

@@ -448,10 +448,11 @@ fn reading(r: &Results) -> String {
             s,
             "- **Idle CPU.** {:.2} % of a core with 8 live runs (and ~0 with none): every live \
              run has a drain thread that, when its ring is empty, sleeps and polls again, \
-             backing off to 10 ms (`DrainOptions::idle_poll`), that is about 100 wake-ups a \
-             second per run. A wake-up on demand (the producer signalling after an idle \
-             period) or a longer idle poll would take this under 1 %; CPU time here comes in \
-             10 ms accounting ticks, so short phases are coarse.",
+             backing off to 10 ms (`DrainOptions::idle_poll`) while the run was busy within \
+             the last second and to 40 ms (`DrainOptions::quiet_poll`) after that, so about \
+             25 wake-ups a second per quiet run. A wake-up on demand (the producer signalling \
+             after an idle period) would take it lower; CPU time here comes in 10 ms \
+             accounting ticks, so short phases are coarse.",
             f(v, "cpu_percent")
         );
     }
@@ -461,9 +462,9 @@ fn reading(r: &Results) -> String {
             "- **Memory.** Ring mappings are shared with the trainers and are resident once a \
              ring has been written through ({:.0} MiB for 8 rings of 64 MiB at full load). The \
              service's own memory is small when runs are idle and grows under load ({:.0} MiB at \
-             full load with 8 runs): each drain holds its batch (up to 4 MiB of records), the \
-             decoded events, the encoded and the compressed frame, so several copies of 4 MiB \
-             per run, in per-thread allocator arenas. A smaller `batch_bytes` would bound it.",
+             full load with 8 runs): each drain holds its batch (up to 1 MiB of records, \
+             `DrainOptions::batch_bytes`), the decoded events, the encoded and the compressed \
+             frame, so several copies of 1 MiB per run, in per-thread allocator arenas.",
             f(v, "ring_kib") / 1024.0,
             f(v, "own_kib") / 1024.0
         );
@@ -472,7 +473,7 @@ fn reading(r: &Results) -> String {
         let _ = writeln!(
             s,
             "- **Freshness.** p50 {:.1} ms, p99 {:.1} ms: a row logged after a quiet spell waits \
-             for the drain's next poll (up to 10 ms, see idle CPU) and then for one frame to be \
+             for the drain's next poll (up to 10 ms, or 40 ms after a second of quiet; see idle CPU) and then for one frame to be \
              encoded and written; the fsync follows within the 1 s fsync interval.",
             f(v, "p50") / 1e6,
             f(v, "p99") / 1e6
