@@ -82,7 +82,7 @@ fn fit(path: &Path, epochs: u64, data: Vec<Sample>) -> Result<(), ringtrack::Err
         .config("lr", LR)
         .config("epochs", epochs)
         .config("dataset", file_name(path))
-        .config("val_every", VAL_EVERY as u64)
+        .config("val_holdout_every_nth_row", VAL_EVERY as u64)
         .config("train_rows", train.len() as u64)
         .config("val_rows", val.len() as u64);
     let mut run = Run::init(settings)?;

@@ -119,6 +119,6 @@ fn target_for(run: &RunEntry, uri: Option<&str>) -> Result<Target, String> {
         return Target::new(uri);
     }
     Target::from_env().unwrap_or_else(|| {
-        Err("no tracking server: give --uri or set MLFLOW_TRACKING_URI".to_owned())
+        Err("no tracking server: give --uri or set RINGTRACK_MLFLOW_URI or MLFLOW_TRACKING_URI".to_owned())
     })
 }

@@ -293,7 +293,7 @@ int fit(const std::string &path, std::uint64_t steps,
                   "\"features\": %zu, \"l2\": %.17g}, "
                   "\"optimizer\": \"full_batch_gd\", \"lr\": %.17g, "
                   "\"epochs\": %" PRIu64 ", \"dataset\": \"%s\", "
-                  "\"val_every\": %zu, \"train_rows\": %zu, "
+                  "\"val_holdout_every_nth_row\": %zu, \"train_rows\": %zu, "
                   "\"val_rows\": %zu, \"language\": \"c++\"}",
                   dim, kL2, kLr, steps, file_name(path).c_str(), kValEvery,
                   train.size(), val.size());
