@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
-use ringtrack::{Metric, Row, Run, Value};
+use ringtrack::{Metric, Run};
 use ringtrack_benches::procfs::{self, Memory};
 use ringtrack_benches::{
     emit, fill_row, knob, pin_current_thread, pinning, service_binary, BenchService,
@@ -345,18 +345,8 @@ fn bytes_per_row(service: &BenchService) {
         let mut run = Run::init(service.settings("bench-real")).expect("init");
         let mut values_logged = 0u64;
         for row in &source.rows {
-            let values: Vec<(&str, Value)> = row
-                .values
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.to_value()))
-                .collect();
-            values_logged += values.len() as u64;
-            run.log_row(&Row {
-                step: row.step,
-                timestamp_ns: row.timestamp_ms.map(|ms| ms * 1_000_000),
-                values: &values,
-            })
-            .expect("log_row");
+            values_logged += row.values.len() as u64;
+            row.log_to(&mut run).expect("log_row");
         }
         let run_dir = run.dir().to_owned();
         let report = run.finish().expect("finish");

@@ -99,6 +99,23 @@ pub enum ReplayValue {
 
 /// One row to log: an optional step, an optional wall-clock time in
 /// milliseconds, and the values it carries.
+impl ReplayRow {
+    /// Logs the row through `run` (its step and timestamp when it has them)
+    /// and returns the step used.
+    pub fn log_to(&self, run: &mut ringtrack::Run) -> ringtrack::Result<u64> {
+        let values: Vec<(&str, ringtrack::Value)> = self
+            .values
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.to_value()))
+            .collect();
+        run.log_row(&ringtrack::Row {
+            step: self.step,
+            timestamp_ns: self.timestamp_ms.map(|ms| ms * 1_000_000),
+            values: &values,
+        })
+    }
+}
+
 impl ReplayValue {
     /// The value as the SDK logs it.
     pub fn to_value(&self) -> ringtrack::Value {

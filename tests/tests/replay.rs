@@ -3,7 +3,7 @@
 //! compared with the source: every key, step, value and timestamp, in
 //! order, bit for bit; the config and the explicit summary too.
 
-use ringtrack::{Row, Run, Value};
+use ringtrack::Run;
 use ringtrack_tests::harness::decode_value;
 use ringtrack_tests::replay::{self, ReplayRun};
 use ringtrack_tests::Sandbox;
@@ -18,17 +18,8 @@ fn log_source(sandbox: &Sandbox, source: &ReplayRun) -> (String, Vec<u64>) {
     let mut run = Run::init(settings).expect("init");
     let mut steps = Vec::new();
     for row in &source.rows {
-        let values: Vec<(&str, Value)> = row
-            .values
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.to_value()))
-            .collect();
-        let step = run
-            .log_row(&Row {
-                step: row.step,
-                timestamp_ns: row.timestamp_ms.map(|ms| ms * 1_000_000),
-                values: &values,
-            })
+        let step = row
+            .log_to(&mut run)
             .unwrap_or_else(|e| panic!("{}: log_row: {e}", source.source));
         steps.push(step);
     }

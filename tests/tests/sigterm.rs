@@ -45,8 +45,8 @@ fn service_sigterm_under_load_drains_exits_and_resumes_exactly() {
         "{log}"
     );
     assert!(
-        took < Duration::from_secs(5),
-        "SIGTERM took {took:?} under load"
+        took < Duration::from_secs(30),
+        "the service did not stop within 30 s of SIGTERM under load ({took:?})"
     );
     let during = steps_of(&trainer.dir);
     assert!(!during.is_empty(), "rows were drained before the stop");
@@ -133,7 +133,7 @@ fn a_trainer_ended_by_sigterm_keeps_its_rows_and_is_crashed_unless_it_finishes()
     assert_eq!(steps_of(&dir), truth);
     eprintln!("SIGTERM to finished run: {took:?}");
     assert!(
-        took < Duration::from_secs(5),
-        "finish from a handler took {took:?}"
+        took < Duration::from_secs(30),
+        "a trainer finishing from its SIGTERM handler did not end within 30 s ({took:?})"
     );
 }

@@ -273,7 +273,10 @@ fn offline_runs_stay_local_until_synced_and_sync_twice_adds_nothing() {
     }
     let (id, dir) = (run.id().to_owned(), run.dir().to_owned());
     run.finish().unwrap();
-    std::thread::sleep(Duration::from_millis(1500)); // one scan of the uploader
+    // The service queues a run for upload when it registers it, before it
+    // answers; an offline run is never queued, so the uploader never sees it.
+    let queued = sandbox.service_dir.join("uploads").join(&id);
+    assert!(!queued.exists(), "an offline run is not queued for upload");
     assert!(
         server.run_of(&project, &id).is_none(),
         "an offline run leaves nothing on the server"
@@ -307,8 +310,18 @@ fn a_run_whose_server_was_down_all_along_arrives_when_it_is_back() {
     let port = free_port();
     let uri = format!("http://127.0.0.1:{port}");
     let (id, dir) = simple_run(&sandbox, &project, &uri, 800);
-    // Nothing listens there: the uploader retries and pauses.
-    std::thread::sleep(Duration::from_secs(2));
+    // Nothing listens there: wait until the uploader has tried, failed
+    // every attempt and paused the run.
+    let log = sandbox.service_dir.join("service.log");
+    wait_for(
+        "the uploader to pause the run",
+        Duration::from_secs(120),
+        || {
+            std::fs::read_to_string(&log).is_ok_and(|t| {
+                t.contains("upload paused: server unavailable") && t.contains(&id)
+            })
+        },
+    );
     assert!(!upload_complete(&dir));
     let _proxy = FaultProxy::start_on(port, &server.uri, |_| Fault::Forward);
     wait_for(
